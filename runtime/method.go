@@ -1,0 +1,206 @@
+package runtime
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Kind is how a method streams.
+type Kind uint8
+
+// The four kinds of gRPC method.
+const (
+	Unary Kind = iota
+	ServerStreaming
+	ClientStreaming
+	BidiStreaming
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Unary:
+		return "unary"
+	case ServerStreaming:
+		return "server_streaming"
+	case ClientStreaming:
+		return "client_streaming"
+	case BidiStreaming:
+		return "bidi_streaming"
+	}
+	return "unknown"
+}
+
+// Idempotency is the standard idempotency_level option of a method.
+type Idempotency uint8
+
+// The levels of google.protobuf.MethodOptions.IdempotencyLevel.
+const (
+	IdempotencyUnknown Idempotency = iota
+	NoSideEffects
+	Idempotent
+)
+
+func (i Idempotency) String() string {
+	switch i {
+	case NoSideEffects:
+		return "NO_SIDE_EFFECTS"
+	case Idempotent:
+		return "IDEMPOTENT"
+	}
+	return "IDEMPOTENCY_UNKNOWN"
+}
+
+// MethodDesc describes one RPC method: its name and kind, and the call policy
+// declared for it in the .proto. Generated code declares one per method;
+// treat it as read-only.
+type MethodDesc struct {
+	// FullMethod is the method's name on the wire: "/package.Service/Method".
+	FullMethod string
+	Kind       Kind
+	// WaitForReady makes calls wait for a READY connection instead of
+	// failing fast while the channel is in TRANSIENT_FAILURE. A
+	// grpc.WaitForReady option given by the caller wins.
+	WaitForReady bool
+	// Timeout, when positive, bounds calls whose context has no earlier
+	// deadline.
+	Timeout     time.Duration
+	Idempotency Idempotency
+	// Deprecated reports whether the .proto marks the method deprecated.
+	Deprecated bool
+}
+
+// Method is a [MethodDesc] bound to a [Conn] by [Conn.Method]. It holds the
+// method's active-call count and the call options derived from its policy,
+// so that a call pays for neither a lookup nor an allocation.
+type Method struct {
+	conn       *Conn
+	desc       MethodDesc
+	streamDesc grpc.StreamDesc
+	// callOptions lead every call's options, so that the caller's come last
+	// and win.
+	callOptions []grpc.CallOption
+	active      atomic.Int64
+	started     atomic.Uint64
+	metricAttrs metric.AddOption
+}
+
+func newMethod(c *Conn, d *MethodDesc) *Method {
+	m := &Method{
+		conn: c,
+		desc: *d,
+		streamDesc: grpc.StreamDesc{
+			StreamName:    d.FullMethod,
+			ServerStreams: d.Kind == ServerStreaming || d.Kind == BidiStreaming,
+			ClientStreams: d.Kind == ClientStreaming || d.Kind == BidiStreaming,
+		},
+		// StaticMethod keeps grpc's own metrics labelled by method, as
+		// protoc-gen-go-grpc's stubs do.
+		callOptions: []grpc.CallOption{grpc.StaticMethod()},
+		metricAttrs: metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("rpc.method", d.FullMethod),
+			attribute.String("rpc.kind", d.Kind.String()),
+		)),
+	}
+	if d.WaitForReady {
+		m.callOptions = append(m.callOptions, grpc.WaitForReady(true))
+	}
+	return m
+}
+
+// Desc returns the description the method was bound with.
+func (m *Method) Desc() MethodDesc { return m.desc }
+
+// Active is the number of calls of this method in flight on its Conn.
+func (m *Method) Active() int { return int(m.active.Load()) }
+
+// options returns the options for one call: the method's, then the caller's.
+func (m *Method) options(opts []grpc.CallOption) []grpc.CallOption {
+	if len(opts) == 0 {
+		return m.callOptions
+	}
+	return append(m.callOptions[:len(m.callOptions):len(m.callOptions)], opts...)
+}
+
+// withTimeout applies the method's default timeout unless ctx already ends
+// sooner. The returned cancel is nil when ctx is returned unchanged.
+func (m *Method) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.desc.Timeout <= 0 {
+		return ctx, nil
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= m.desc.Timeout {
+		return ctx, nil
+	}
+	return context.WithTimeout(ctx, m.desc.Timeout)
+}
+
+// begin registers a call and makes sure the connection is on its way. It
+// fails with codes.Unavailable once the Conn is shutting down or closed.
+func (m *Method) begin(ctx context.Context) error {
+	c := m.conn
+	if !c.tracker.begin() {
+		return c.refusal()
+	}
+	m.active.Add(1)
+	m.started.Add(1)
+	if c.metrics != nil {
+		c.metrics.activeCalls.Add(ctx, 1, m.metricAttrs)
+	}
+	c.triggerConnect()
+	return nil
+}
+
+// end deregisters a call that begin admitted. err is the call's outcome.
+func (m *Method) end(err error) {
+	c := m.conn
+	if err != nil && status.Code(err) == codes.Unavailable {
+		// Recorded before the count falls, so that the reconnect policy,
+		// which reads the count first, sees one or the other.
+		c.callLost.Store(true)
+	}
+	if c.metrics != nil {
+		c.metrics.activeCalls.Add(context.Background(), -1, m.metricAttrs)
+	}
+	m.active.Add(-1)
+	c.tracker.end()
+}
+
+// invoke makes a unary call.
+func (m *Method) invoke(ctx context.Context, in, out any, opts []grpc.CallOption) (err error) {
+	if err := m.begin(ctx); err != nil {
+		return err
+	}
+	defer func() { m.end(err) }()
+	if tctx, cancel := m.withTimeout(ctx); cancel != nil {
+		defer cancel()
+		ctx = tctx
+	}
+	return m.conn.cc.Invoke(ctx, m.desc.FullMethod, in, out, m.options(opts)...)
+}
+
+// newStream opens a streaming call. The stream is deregistered when grpc
+// finishes it: on the error RecvMsg returns (io.EOF included), when its
+// context ends, or when it fails to open.
+func (m *Method) newStream(ctx context.Context, opts []grpc.CallOption) (grpc.ClientStream, error) {
+	if err := m.begin(ctx); err != nil {
+		return nil, err
+	}
+	call := &streamCall{method: m}
+	ctx, call.cancel = m.withTimeout(ctx)
+	opts = append(m.options(opts), grpc.OnFinish(call.finish))
+	s, err := m.conn.cc.NewStream(ctx, &m.streamDesc, m.desc.FullMethod, opts...)
+	if err != nil {
+		// grpc has already finished the call if it got far enough to
+		// start it; an interceptor that failed first has not. finish
+		// runs once either way.
+		call.finish(err)
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,197 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc/connectivity"
+)
+
+// Reconnect is what a Conn does when a READY connection drops.
+type Reconnect int
+
+const (
+	// OnDemand is gRFC A62's rule: after a drop the channel stays IDLE and
+	// dials again only when a call is made or Connect is called — not on a
+	// resolver update, a timer or a GOAWAY.
+	OnDemand Reconnect = iota
+	// WhileActive re-dials at once if any call was in flight when the
+	// connection was lost, counting the calls the loss itself ended;
+	// otherwise it behaves as OnDemand.
+	WhileActive
+	// Eager re-dials after every drop, after a random delay of up to the
+	// jitter bound ([WithReconnectJitter]) so that a fleet of clients does
+	// not dial in step. An IDLE entered through the idle timeout is left
+	// alone.
+	Eager
+)
+
+func (r Reconnect) String() string {
+	switch r {
+	case OnDemand:
+		return "on_demand"
+	case WhileActive:
+		return "while_active"
+	case Eager:
+		return "eager"
+	}
+	return "unknown"
+}
+
+// Causes of state transitions, as logged. A transition grpc makes on its own
+// has none.
+const (
+	causeCall        = "call"
+	causeConnect     = "connect"
+	causePolicy      = "reconnect policy"
+	causeDrop        = "connection lost"
+	causeIdleTimeout = "idle timeout"
+	causeClose       = "close"
+)
+
+// connState is what the watcher knows of the channel; Conn.mu guards it.
+type connState struct {
+	current    connectivity.State
+	since      time.Time
+	dials      uint64
+	drops      uint64
+	cause      string // of the next transition, set by whoever asked for it
+	eagerTimer *time.Timer
+}
+
+// requestConnect asks grpc to connect and remembers why, for the log.
+func (c *Conn) requestConnect(cause string) {
+	c.mu.Lock()
+	if c.state.cause == "" {
+		c.state.cause = cause
+	}
+	c.mu.Unlock()
+	c.cc.Connect()
+}
+
+// watch follows the channel's state until ctx ends. It is the only writer of
+// connState.current, so transitions are seen, counted and acted on in order.
+// A wake-up with no visible change still re-arms the connect trigger: the
+// channel may have gone IDLE and back in between.
+func (c *Conn) watch(ctx context.Context) {
+	defer close(c.watchDone)
+	seen := connectivity.Idle
+	for c.cc.WaitForStateChange(ctx, seen) {
+		s := c.cc.GetState()
+		c.needConnect.Store(s == connectivity.Idle)
+		if s == seen {
+			continue
+		}
+		c.recordTransition(s, "")
+		seen = s
+	}
+}
+
+// recordTransition counts, logs and applies the reconnect policy to the
+// transition from the last seen state to s.
+func (c *Conn) recordTransition(s connectivity.State, cause string) {
+	c.mu.Lock()
+	from := c.state.current
+	if from == s {
+		c.mu.Unlock()
+		return
+	}
+	if cause == "" {
+		cause, c.state.cause = c.state.cause, ""
+	}
+	// CONNECTING may pass unseen on a fast network: IDLE to READY is a dial
+	// all the same. A return to READY from sticky TRANSIENT_FAILURE is one of
+	// grpc's retries, which stay out of sight.
+	dialed := s == connectivity.Connecting || (s == connectivity.Ready && from == connectivity.Idle)
+	if dialed {
+		c.state.dials++
+	}
+	if s == connectivity.Ready {
+		c.callLost.Store(false)
+	}
+	var dropped bool
+	if from == connectivity.Ready && s != connectivity.Shutdown {
+		if c.idleTimedOut(s) {
+			cause = causeIdleTimeout
+		} else {
+			dropped = true
+			cause = causeDrop
+			c.state.drops++
+		}
+	}
+	c.state.current, c.state.since = s, time.Now()
+	c.mu.Unlock()
+
+	if c.metrics != nil {
+		c.metrics.transition(dialed, dropped)
+	}
+	attrs := []slog.Attr{
+		slog.String("target", c.target), slog.String("from", from.String()),
+		slog.String("to", s.String()), slog.Int("active", c.Active()),
+	}
+	if cause != "" {
+		attrs = append(attrs, slog.String("cause", cause))
+	}
+	c.logger().LogAttrs(context.Background(), slog.LevelInfo, "lazyclient: connectivity state changed", attrs...)
+	if dropped {
+		c.onDrop()
+	}
+}
+
+// idleTimedOut tells an IDLE entered through the idle timeout from a drop:
+// grpc enters idle mode only when no call has been active for the whole
+// timeout. The tenth of slack covers the gap between grpc's clock and ours.
+func (c *Conn) idleTimedOut(s connectivity.State) bool {
+	d := c.cfg.idleTimeout
+	if s != connectivity.Idle || d == 0 || c.tracker.inFlight() > 0 {
+		return false
+	}
+	idleFor := time.Duration(time.Now().UnixNano() - c.tracker.idleSince.Load())
+	return idleFor >= d-d/10
+}
+
+// onDrop applies the reconnect policy to a READY connection that was lost.
+func (c *Conn) onDrop() {
+	switch c.cfg.reconnect {
+	case WhileActive:
+		// The count first: a call that ends records callLost before it
+		// leaves the count, so one of the two reads sees it.
+		if c.tracker.inFlight() > 0 || c.callLost.Swap(false) {
+			c.requestConnect(causePolicy)
+		}
+	case Eager:
+		delay := time.Duration(0)
+		if c.cfg.jitter > 0 {
+			delay = rand.N(c.cfg.jitter)
+		}
+		c.mu.Lock()
+		if c.state.eagerTimer == nil && !c.closed.Load() {
+			c.state.eagerTimer = time.AfterFunc(delay, c.eagerReconnect)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Conn) eagerReconnect() {
+	c.mu.Lock()
+	c.state.eagerTimer = nil
+	c.mu.Unlock()
+	if !c.closed.Load() && c.cc.GetState() == connectivity.Idle {
+		c.requestConnect(causePolicy)
+	}
+}
+
+// stopPolicy cancels a pending Eager re-dial; Close calls it once the
+// watcher has stopped, so that no new one can be scheduled.
+func (c *Conn) stopPolicy() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.eagerTimer != nil {
+		c.state.eagerTimer.Stop()
+		c.state.eagerTimer = nil
+	}
+}
+
+func (c *Conn) logger() *slog.Logger { return c.cfg.logger }

@@ -1,0 +1,88 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+)
+
+// streamCall is the registration of one streaming call.
+type streamCall struct {
+	method   *Method
+	cancel   context.CancelFunc // the default timeout's, or nil
+	finished atomic.Bool
+}
+
+// finish deregisters the call the first time it runs; grpc's OnFinish and
+// the failure path of newStream may both reach it.
+func (s *streamCall) finish(err error) {
+	if !s.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.method.end(err)
+}
+
+// Invoke makes a unary call of m and returns its response.
+func Invoke[Req, Res any](ctx context.Context, m *Method, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	out := new(Res)
+	if err := m.invoke(ctx, in, out, opts); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NewServerStream opens a server-streaming call of m and sends its request.
+//
+// If the request cannot be sent, the call's final status is read and
+// returned, so the call is over when NewServerStream returns an error.
+func NewServerStream[Req, Res any](ctx context.Context, m *Method, in *Req, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Res], error) {
+	s, err := m.newStream(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Req, Res]{ClientStream: s}
+	if err := x.SendMsg(in); err != nil {
+		return nil, finishAfterSendError(x, err)
+	}
+	if err := x.CloseSend(); err != nil {
+		return nil, finishAfterSendError(x, err)
+	}
+	return x, nil
+}
+
+// finishAfterSendError reads a stream to its end after a send failed, so
+// that grpc finishes the call, and returns the call's status. io.EOF from
+// SendMsg means only that the stream is over; its status comes from RecvMsg.
+func finishAfterSendError[Req, Res any](x *grpc.GenericClientStream[Req, Res], sendErr error) error {
+	for {
+		if _, err := x.Recv(); err != nil {
+			if err == io.EOF {
+				return sendErr
+			}
+			return err
+		}
+	}
+}
+
+// NewClientStream opens a client-streaming call of m.
+func NewClientStream[Req, Res any](ctx context.Context, m *Method, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Req, Res], error) {
+	s, err := m.newStream(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &grpc.GenericClientStream[Req, Res]{ClientStream: s}, nil
+}
+
+// NewBidiStream opens a bidirectional-streaming call of m.
+func NewBidiStream[Req, Res any](ctx context.Context, m *Method, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Req, Res], error) {
+	s, err := m.newStream(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &grpc.GenericClientStream[Req, Res]{ClientStream: s}, nil
+}
