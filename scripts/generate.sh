@@ -7,4 +7,9 @@ source scripts/tools.sh
 rm -rf testdata/gen example/gen
 buf generate
 buf generate --template testdata/buf.gen.samepkg.yaml
+# grpc-go's interop TestService, from the descriptors compiled into grpc-go.
+interop=google.golang.org/grpc/interop/grpc_testing
+go run ./internal/cmd/descgen -out . -param "module=github.com/lazyclient/lazyclient,\
+Mgrpc/testing/test.proto=github.com/lazyclient/lazyclient/testdata/gen/interop;grpc_testing,\
+Mgrpc/testing/empty.proto=$interop,Mgrpc/testing/messages.proto=$interop" grpc/testing/test.proto
 go test ./gen -run 'TestGolden' -update >/dev/null
