@@ -6,15 +6,19 @@ package gen
 import (
 	"fmt"
 	"go/token"
+	"math"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	lazyclientv1 "github.com/lazyclient/lazyclient/optionspb/lazyclient/v1"
 	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
@@ -78,6 +82,13 @@ func Generate(plugin *protogen.Plugin, params *Params) error {
 			if err := scopes.declare(out.importPath, file, service, names[i]); err != nil {
 				return err
 			}
+			for _, m := range service.Methods {
+				p, err := policyOf(file, m)
+				if err != nil {
+					return err
+				}
+				names[i].policies[m] = p
+			}
 		}
 		generateFile(plugin, file, out, names)
 	}
@@ -113,6 +124,9 @@ type serviceNames struct {
 	NewClient string // its constructor
 	impl      string // the unexported struct behind it
 	service   *protogen.Service
+	// policies holds each method's call policy, checked before any code is
+	// written.
+	policies map[*protogen.Method]policy
 }
 
 // newServiceNames names a service's stubs. Beside protoc-gen-go-grpc's
@@ -129,6 +143,7 @@ func newServiceNames(service *protogen.Service, samePackage bool) serviceNames {
 		NewClient: "New" + client,
 		impl:      strings.ToLower(client[:1]) + client[1:],
 		service:   service,
+		policies:  map[*protogen.Method]policy{},
 	}
 }
 
@@ -191,7 +206,7 @@ func generateService(g *protogen.GeneratedFile, n serviceNames) {
 		g.P("// and call policy. Treat them as read-only.")
 		g.P("var (")
 		for _, m := range service.Methods {
-			generateMethodDesc(g, n, m)
+			generateMethodDesc(g, n, m, n.policies[m])
 		}
 		g.P(")")
 		g.P()
@@ -245,12 +260,11 @@ func generateService(g *protogen.GeneratedFile, n serviceNames) {
 	}
 }
 
-func generateMethodDesc(g *protogen.GeneratedFile, n serviceNames, m *protogen.Method) {
+func generateMethodDesc(g *protogen.GeneratedFile, n serviceNames, m *protogen.Method, p policy) {
 	opts := m.Desc.Options().(*descriptorpb.MethodOptions)
 	g.P(n.MethodDesc(m), " = ", runtimePackage.Ident("MethodDesc"), "{")
 	g.P("FullMethod: ", strconv.Quote(fmt.Sprintf("/%s/%s", m.Parent.Desc.FullName(), m.Desc.Name())), ",")
 	g.P("Kind: ", runtimePackage.Ident(kindOf(m)), ",")
-	p := policyOf(m)
 	if p.waitForReady {
 		g.P("WaitForReady: true,")
 	}
@@ -275,8 +289,72 @@ type policy struct {
 	timeout      time.Duration
 }
 
-// policyOf returns a method's call policy.
-func policyOf(*protogen.Method) policy { return policy{} }
+// policyOf returns a method's call policy: the service's
+// (lazyclient.v1.service_policy), overridden field by field by the method's
+// (lazyclient.v1.method_policy). An invalid timeout is an error naming the
+// file and the service or method that sets it.
+func policyOf(file *protogen.File, m *protogen.Method) (policy, error) {
+	var p policy
+	for _, level := range []struct {
+		kind string
+		name protoreflect.FullName
+		opts proto.Message
+		ext  protoreflect.ExtensionType
+	}{
+		{"service", m.Parent.Desc.FullName(), m.Parent.Desc.Options(), lazyclientv1.E_ServicePolicy},
+		{"method", m.Desc.FullName(), m.Desc.Options(), lazyclientv1.E_MethodPolicy},
+	} {
+		cp, err := callPolicy(level.opts, level.ext)
+		if err != nil {
+			return policy{}, fmt.Errorf("%s: %s %s: option (%s): %v", file.Desc.Path(), level.kind, level.name, level.ext.TypeDescriptor().FullName(), err)
+		}
+		if cp.WaitForReady != nil {
+			p.waitForReady = cp.GetWaitForReady()
+		}
+		if cp.Timeout != nil {
+			if p.timeout, err = timeoutOf(cp.Timeout); err != nil {
+				return policy{}, fmt.Errorf("%s: %s %s: option (%s).timeout %v", file.Desc.Path(), level.kind, level.name, level.ext.TypeDescriptor().FullName(), err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// callPolicy reads the CallPolicy extension ext from service or method
+// options; it is empty when the options do not set it. The options go
+// through the wire format first: whoever parsed them may not have known the
+// extension (it is then an unknown field) or may have built it as a dynamic
+// message, and either would otherwise be missed or fail to convert.
+func callPolicy(opts proto.Message, ext protoreflect.ExtensionType) (*lazyclientv1.CallPolicy, error) {
+	wire, err := proto.Marshal(opts)
+	if err != nil {
+		return nil, err
+	}
+	known := opts.ProtoReflect().New().Interface()
+	if err := proto.Unmarshal(wire, known); err != nil {
+		return nil, err
+	}
+	if !proto.HasExtension(known, ext) {
+		return &lazyclientv1.CallPolicy{}, nil
+	}
+	return proto.GetExtension(known, ext).(*lazyclientv1.CallPolicy), nil
+}
+
+// timeoutOf converts a policy's timeout, which must be a valid, non-negative
+// google.protobuf.Duration that fits a time.Duration.
+func timeoutOf(d *durationpb.Duration) (time.Duration, error) {
+	if err := d.CheckValid(); err != nil {
+		return 0, fmt.Errorf("{seconds: %d, nanos: %d} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude", d.GetSeconds(), d.GetNanos())
+	}
+	if d.GetSeconds() < 0 || d.GetNanos() < 0 {
+		return 0, fmt.Errorf("%v is negative: give a positive duration, or zero for no default timeout", d.AsDuration())
+	}
+	const maxSeconds, maxNanos = math.MaxInt64 / int64(time.Second), math.MaxInt64 % int64(time.Second)
+	if s := d.GetSeconds(); s > maxSeconds || s == maxSeconds && int64(d.GetNanos()) > maxNanos {
+		return 0, fmt.Errorf("{seconds: %d, nanos: %d} is longer than the longest Go time.Duration, %v", d.GetSeconds(), d.GetNanos(), time.Duration(math.MaxInt64))
+	}
+	return d.AsDuration(), nil
+}
 
 // durationLiteral writes d in the largest unit that divides it.
 func durationLiteral(g *protogen.GeneratedFile, d time.Duration) string {

@@ -20,14 +20,24 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the goldens from the generator's output")
 
-const protoRoot = "../testdata/proto"
+// importPaths are the -I directories of the test protos: theirs and the
+// options' module.
+var importPaths = []string{"../testdata/proto", "../proto"}
 
-// request compiles the named files under protoRoot in-process, as protoc
+// request compiles the named files under importPaths in-process, as protoc
 // would, into a CodeGeneratorRequest.
 func request(t testing.TB, parameter string, names ...string) *pluginpb.CodeGeneratorRequest {
 	t.Helper()
+	return compileRequest(t, &protocompile.SourceResolver{ImportPaths: importPaths}, parameter, names...)
+}
+
+// compileRequest compiles the named files from resolver into a
+// CodeGeneratorRequest, and passes it through the wire format, as protoc
+// hands it to a plugin.
+func compileRequest(t testing.TB, resolver protocompile.Resolver, parameter string, names ...string) *pluginpb.CodeGeneratorRequest {
+	t.Helper()
 	compiler := protocompile.Compiler{
-		Resolver:       protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: []string{protoRoot}}),
+		Resolver:       protocompile.WithStandardImports(resolver),
 		SourceInfoMode: protocompile.SourceInfoStandard,
 	}
 	files, err := compiler.Compile(context.Background(), names...)
@@ -50,7 +60,15 @@ func request(t testing.TB, parameter string, names ...string) *pluginpb.CodeGene
 	for _, f := range files {
 		add(f)
 	}
-	return req
+	wire, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := &pluginpb.CodeGeneratorRequest{}
+	if err := proto.Unmarshal(wire, parsed); err != nil {
+		t.Fatal(err)
+	}
+	return parsed
 }
 
 // run runs the generator on req as the plugin's main does.
@@ -75,6 +93,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"echo", "paths=source_relative", []string{"echo/v1/echo.proto"}},
 		{"samepkg", "paths=source_relative,package_suffix=", []string{"samepkg/v1/samepkg.proto"}},
+		{"policy", "paths=source_relative", []string{"policy/v1/policy.proto"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,5 +185,70 @@ func TestBadParameters(t *testing.T) {
 		if len(resp.File) != 0 {
 			t.Errorf("%q: %d files generated despite the error", tt.parameter, len(resp.File))
 		}
+	}
+}
+
+// compileSource compiles one .proto given as text, which may import the
+// options and the well-known types, into a CodeGeneratorRequest.
+func compileSource(t testing.TB, parameter, name, source string) *pluginpb.CodeGeneratorRequest {
+	t.Helper()
+	return compileRequest(t, protocompile.CompositeResolver{
+		&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{name: source})},
+		&protocompile.SourceResolver{ImportPaths: importPaths},
+	}, parameter, name)
+}
+
+func TestInvalidPolicy(t *testing.T) {
+	const header = `syntax = "proto3";
+package bad.v1;
+import "lazyclient/v1/options.proto";
+option go_package = "example.com/bad/v1;badv1";
+message M {}
+`
+	tests := []struct {
+		name  string
+		proto string
+		want  string
+	}{{
+		"negative method timeout",
+		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: -1}; } }`,
+		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout -1s is negative: give a positive duration, or zero for no default timeout",
+	}, {
+		"negative nanos",
+		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {nanos: -5}; } }`,
+		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout -5ns is negative: give a positive duration, or zero for no default timeout",
+	}, {
+		"signs differ, on the service",
+		`service S { option (lazyclient.v1.service_policy).timeout = {seconds: 1, nanos: -1}; rpc Call(M) returns (M); }`,
+		"bad/v1/bad.proto: service bad.v1.S: option (lazyclient.v1.service_policy).timeout {seconds: 1, nanos: -1} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
+	}, {
+		"nanos out of range",
+		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {nanos: 1000000000}; } }`,
+		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 0, nanos: 1000000000} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
+	}, {
+		"longer than a time.Duration",
+		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: 9223372036, nanos: 854775808}; } }`,
+		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 9223372036, nanos: 854775808} is longer than the longest Go time.Duration, 2562047h47m16.854775807s",
+	}, {
+		"beyond a valid duration",
+		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: 315576000001}; } }`,
+		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 315576000001, nanos: 0} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := run(t, compileSource(t, "", "bad/v1/bad.proto", header+tt.proto))
+			if got := resp.GetError(); got != tt.want {
+				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
+			}
+			if len(resp.File) != 0 {
+				t.Errorf("%d files generated despite the error", len(resp.File))
+			}
+		})
+	}
+	// The longest time.Duration itself is accepted.
+	resp := run(t, compileSource(t, "", "bad/v1/bad.proto", header+
+		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: 9223372036, nanos: 854775807}; } }`))
+	if resp.Error != nil || len(resp.File) != 1 || !strings.Contains(resp.File[0].GetContent(), "Timeout:    time.Duration(9223372036854775807),") {
+		t.Errorf("the longest time.Duration: error %q, files %d", resp.GetError(), len(resp.File))
 	}
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates everything generated that is checked in: the stubs under
-# testdata/gen and example/gen, and the generator's goldens.
+# Regenerates everything generated that is checked in: the options' Go
+# package under optionspb, the stubs under testdata/gen and example/gen, and
+# the generator's goldens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
-rm -rf testdata/gen example/gen
+rm -rf testdata/gen example/gen optionspb
 buf generate
 buf generate --template testdata/buf.gen.samepkg.yaml
 # grpc-go's interop TestService, from the descriptors compiled into grpc-go.

@@ -35,7 +35,7 @@ echo "== staticcheck"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 
 echo "== generated files are up to date"
-generated=(testdata/gen testdata/golden example/gen)
+generated=(optionspb testdata/gen testdata/golden example/gen)
 snapshot() { find "${generated[@]}" -type f -print0 | sort -z | xargs -0 sha256sum; }
 before=$(snapshot)
 scripts/generate.sh
