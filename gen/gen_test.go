@@ -3,6 +3,7 @@ package gen_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,8 +93,14 @@ func TestGolden(t *testing.T) {
 		files     []string
 	}{
 		{"echo", "paths=source_relative", []string{"echo/v1/echo.proto"}},
-		{"samepkg", "paths=source_relative,package_suffix=", []string{"samepkg/v1/samepkg.proto"}},
+		{"samepkg", "paths=source_relative,package_suffix=", []string{"samepkg/v1/samepkg.proto", "samepkg/v1/more.proto"}},
 		{"policy", "paths=source_relative", []string{"policy/v1/policy.proto"}},
+		{"proto2", "paths=source_relative", []string{"editions/proto2/v1/legacy.proto"}},
+		{"edition2023", "paths=source_relative", []string{"editions/ed2023/v1/ed.proto"}},
+		{"keywords", "paths=source_relative", []string{"names/keywords/v1/keywords.proto"}},
+		{"lookalike", "paths=source_relative", []string{"names/lookalike/v1/lookalike.proto"}},
+		{"twopkgs", "paths=source_relative", []string{"names/twopkgs/v1/twopkgs.proto"}},
+		{"underscore", "paths=source_relative", []string{"names/underscore/v1/underscore.proto"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,14 +195,19 @@ func TestBadParameters(t *testing.T) {
 	}
 }
 
-// compileSource compiles one .proto given as text, which may import the
-// options and the well-known types, into a CodeGeneratorRequest.
-func compileSource(t testing.TB, parameter, name, source string) *pluginpb.CodeGeneratorRequest {
+// compileSources compiles the first of the .proto files given as text,
+// which may import the others, the options and the well-known types, into a
+// CodeGeneratorRequest.
+func compileSources(t testing.TB, parameter string, sources ...string) *pluginpb.CodeGeneratorRequest {
 	t.Helper()
+	files := map[string]string{}
+	for i, source := range sources {
+		files[fmt.Sprintf("in/%d.proto", i)] = source
+	}
 	return compileRequest(t, protocompile.CompositeResolver{
-		&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{name: source})},
+		&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(files)},
 		&protocompile.SourceResolver{ImportPaths: importPaths},
-	}, parameter, name)
+	}, parameter, "in/0.proto")
 }
 
 func TestInvalidPolicy(t *testing.T) {
@@ -212,31 +224,31 @@ message M {}
 	}{{
 		"negative method timeout",
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: -1}; } }`,
-		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout -1s is negative: give a positive duration, or zero for no default timeout",
+		"in/0.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout -1s is negative: give a positive duration, or zero for no default timeout",
 	}, {
 		"negative nanos",
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {nanos: -5}; } }`,
-		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout -5ns is negative: give a positive duration, or zero for no default timeout",
+		"in/0.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout -5ns is negative: give a positive duration, or zero for no default timeout",
 	}, {
 		"signs differ, on the service",
 		`service S { option (lazyclient.v1.service_policy).timeout = {seconds: 1, nanos: -1}; rpc Call(M) returns (M); }`,
-		"bad/v1/bad.proto: service bad.v1.S: option (lazyclient.v1.service_policy).timeout {seconds: 1, nanos: -1} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
+		"in/0.proto: service bad.v1.S: option (lazyclient.v1.service_policy).timeout {seconds: 1, nanos: -1} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
 	}, {
 		"nanos out of range",
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {nanos: 1000000000}; } }`,
-		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 0, nanos: 1000000000} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
+		"in/0.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 0, nanos: 1000000000} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
 	}, {
 		"longer than a time.Duration",
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: 9223372036, nanos: 854775808}; } }`,
-		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 9223372036, nanos: 854775808} is longer than the longest Go time.Duration, 2562047h47m16.854775807s",
+		"in/0.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 9223372036, nanos: 854775808} is longer than the longest Go time.Duration, 2562047h47m16.854775807s",
 	}, {
 		"beyond a valid duration",
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: 315576000001}; } }`,
-		"bad/v1/bad.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 315576000001, nanos: 0} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
+		"in/0.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 315576000001, nanos: 0} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := run(t, compileSource(t, "", "bad/v1/bad.proto", header+tt.proto))
+			resp := run(t, compileSources(t, "", header+tt.proto))
 			if got := resp.GetError(); got != tt.want {
 				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
 			}
@@ -246,9 +258,115 @@ message M {}
 		})
 	}
 	// The longest time.Duration itself is accepted.
-	resp := run(t, compileSource(t, "", "bad/v1/bad.proto", header+
+	resp := run(t, compileSources(t, "", header+
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {seconds: 9223372036, nanos: 854775807}; } }`))
 	if resp.Error != nil || len(resp.File) != 1 || !strings.Contains(resp.File[0].GetContent(), "Timeout:    time.Duration(9223372036854775807),") {
 		t.Errorf("the longest time.Duration: error %q, files %d", resp.GetError(), len(resp.File))
+	}
+}
+
+func TestNameCollisions(t *testing.T) {
+	const header = `syntax = "proto3";
+package x.v1;
+option go_package = "example.com/x/v1;xv1";
+message M {}
+`
+	tests := []struct {
+		name      string
+		parameter string
+		protos    []string
+		want      string
+	}{{
+		"service named like another's constructor", "",
+		[]string{header + `service Foo { rpc Call(M) returns (M); } service NewFoo { rpc Call(M) returns (M); }`},
+		"service x.v1.NewFoo in in/0.proto: generated name NewFooClient collides with service x.v1.Foo in in/0.proto",
+	}, {
+		"names that camel-case alike", "",
+		[]string{header + `service foo_bar { rpc Call(M) returns (M); } service FooBar { rpc Call(M) returns (M); }`},
+		"service x.v1.FooBar in in/0.proto: generated name FooBarClient collides with service x.v1.foo_bar in in/0.proto",
+	}, {
+		"methods that camel-case alike", "",
+		[]string{header + `service Foo { rpc get_thing(M) returns (M); rpc GetThing(M) returns (M); }`},
+		"service x.v1.Foo in in/0.proto: methods get_thing and GetThing both have the Go name GetThing",
+	}, {
+		"underscores that meet in a method description", "",
+		[]string{header + `service A_B { rpc C(M) returns (M); } service A { rpc B_C(M) returns (M); }`},
+		"service x.v1.A in in/0.proto: generated name A_B_C_MethodDesc collides with service x.v1.A_B in in/0.proto",
+	}, {
+		"an import named like the client's struct", "",
+		[]string{
+			`syntax = "proto3"; package x.v1; import "in/1.proto"; option go_package = "example.com/x/v1;xv1";
+			service Foo { rpc Call(y.v1.M) returns (y.v1.M); }`,
+			`syntax = "proto3"; package y.v1; option go_package = "example.com/y/fooClient;y"; message M {}`,
+		},
+		"in/0.proto: the stubs import \"example.com/y/fooClient\", for message y.v1.M, as fooClient, which is the name of service x.v1.Foo in in/0.proto; change that message's go_package or the service's name",
+	}, {
+		"beside go-grpc, a service named like another's lazy client", "package_suffix=",
+		[]string{header + `service Foo { rpc Call(M) returns (M); } service FooLazy { rpc Call(M) returns (M); }`},
+		"service x.v1.Foo in in/0.proto: generated name FooLazyClient collides with protoc-gen-go-grpc's code for service x.v1.FooLazy in in/0.proto",
+	}, {
+		"beside go-grpc, a message named like the lazy client", "package_suffix=",
+		[]string{header + `service Foo { rpc Call(M) returns (M); } message FooLazyClient {}`},
+		"service x.v1.Foo in in/0.proto: generated name FooLazyClient collides with message x.v1.FooLazyClient in in/0.proto",
+	}, {
+		"beside go-grpc, in another file of the package", "package_suffix=",
+		[]string{
+			header + `import "in/1.proto"; service Foo { rpc Call(M) returns (M); }`,
+			`syntax = "proto3"; package x.v1; option go_package = "example.com/x/v1;xv1"; enum E { E_UNSPECIFIED = 0; } message Foo_Call_MethodDesc {}`,
+		},
+		"service x.v1.Foo in in/0.proto: generated name Foo_Call_MethodDesc collides with message x.v1.Foo_Call_MethodDesc in in/1.proto",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := run(t, compileSources(t, tt.parameter, tt.protos...))
+			if got := resp.GetError(); got != tt.want {
+				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
+			}
+			if len(resp.File) != 0 {
+				t.Errorf("%d files generated despite the error", len(resp.File))
+			}
+		})
+	}
+}
+
+// TestGoldensMatchBuf compares every golden, made from protocompile's
+// descriptors, with the file scripts/generate.sh made through buf for the
+// same .proto: the two compilers must lead to the same output.
+func TestGoldensMatchBuf(t *testing.T) {
+	goldens, err := filepath.Glob("../testdata/golden/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compared int
+	for _, dir := range goldens {
+		err := filepath.WalkDir(dir, func(name string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(dir, name)
+			if err != nil {
+				return err
+			}
+			fromBuf := filepath.Join("../testdata/gen", strings.TrimSuffix(rel, ".golden"))
+			golden, err := os.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			generated, err := os.ReadFile(fromBuf)
+			if err != nil {
+				return err
+			}
+			if string(golden) != string(generated) {
+				t.Errorf("%s differs from %s", name, fromBuf)
+			}
+			compared++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if compared < len(goldens) {
+		t.Errorf("compared %d files for %d goldens", compared, len(goldens))
 	}
 }

@@ -29,11 +29,39 @@ func newScopes(plugin *protogen.Plugin, params *Params) *scopes {
 func (s *scopes) declare(pkg protogen.GoImportPath, file *protogen.File, service *protogen.Service, n serviceNames) error {
 	scope := s.scope(pkg)
 	owner := fmt.Sprintf("service %s in %s", service.Desc.FullName(), file.Desc.Path())
+	// Distinct proto names can camel-case alike (get_thing, GetThing).
+	methods := map[string]*protogen.Method{}
+	for _, m := range service.Methods {
+		if other, ok := methods[m.GoName]; ok {
+			return fmt.Errorf("%s: methods %s and %s both have the Go name %s", owner, other.Desc.Name(), m.Desc.Name(), m.GoName)
+		}
+		methods[m.GoName] = m
+	}
 	for _, id := range n.identifiers() {
 		if other, ok := scope[id]; ok {
 			return fmt.Errorf("%s: generated name %s collides with %s", owner, id, other)
 		}
 		scope[id] = owner
+	}
+	return nil
+}
+
+// checkImports reports a package that g imports under a name declared in
+// pkg's scope: Go shares one block between a package's identifiers and every
+// file's imports, and protogen names an import after the last element of its
+// path without knowing the identifiers generated beside it.
+func (s *scopes) checkImports(g *protogen.GeneratedFile, pkg protogen.GoImportPath, file *protogen.File, names []serviceNames) error {
+	scope := s.scope(pkg)
+	for _, n := range names {
+		for _, m := range n.service.Methods {
+			for _, msg := range []*protogen.Message{m.Input, m.Output} {
+				name, _, imported := strings.Cut(g.QualifiedGoIdent(msg.GoIdent), ".")
+				if owner, ok := scope[name]; imported && ok {
+					return fmt.Errorf("%s: the stubs import %s, for message %s, as %s, which is the name of %s; change that message's go_package or the service's name",
+						file.Desc.Path(), msg.GoIdent.GoImportPath, msg.Desc.FullName(), name, owner)
+				}
+			}
+		}
 	}
 	return nil
 }

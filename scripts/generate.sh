@@ -8,6 +8,7 @@ source scripts/tools.sh
 rm -rf testdata/gen example/gen optionspb
 buf generate
 buf generate --template testdata/buf.gen.samepkg.yaml
+buf generate --template testdata/buf.gen.names.yaml
 # grpc-go's interop TestService, from the descriptors compiled into grpc-go.
 interop=google.golang.org/grpc/interop/grpc_testing
 go run ./internal/cmd/descgen -out . -param "module=github.com/lazyclient/lazyclient,\
