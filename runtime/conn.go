@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,9 +71,11 @@ func NewConn(target string, opts ...Option) (*Conn, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	dialOpts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	}, cfg.dialOptions...)
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if sc := cfg.balancing.serviceConfig(cfg.reconnect); sc != "" {
+		dialOpts = append(dialOpts, grpc.WithDefaultServiceConfig(sc))
+	}
+	dialOpts = append(dialOpts, cfg.dialOptions...)
 	dialOpts = append(dialOpts, grpc.WithIdleTimeout(cfg.idleTimeout))
 	cc, err := grpc.NewClient(target, dialOpts...)
 	if err != nil {
@@ -101,8 +104,10 @@ func NewConn(target string, opts ...Option) (*Conn, error) {
 
 func (cfg *config) validate() error {
 	switch {
-	case cfg.reconnect > Eager:
+	case cfg.reconnect < OnDemand || cfg.reconnect > Eager:
 		return status.Errorf(codes.InvalidArgument, "lazyclient: unknown reconnect policy %d", cfg.reconnect)
+	case cfg.balancing < PickFirst || cfg.balancing > RoundRobin:
+		return status.Errorf(codes.InvalidArgument, "lazyclient: unknown load balancing policy %d", cfg.balancing)
 	case cfg.idleTimeout < 0:
 		return status.Errorf(codes.InvalidArgument, "lazyclient: negative idle timeout %v", cfg.idleTimeout)
 	case cfg.jitter < 0:
@@ -165,12 +170,12 @@ func (c *Conn) Connect(ctx context.Context) error {
 			c.requestConnect(causeConnect)
 		case connectivity.TransientFailure:
 			return status.Errorf(codes.Unavailable,
-				"lazyclient: connecting to %q failed: the channel is in TRANSIENT_FAILURE", c.target)
+				"lazyclient: connect to %q: the last connection attempt failed and the channel is in TRANSIENT_FAILURE; grpc retries with backoff", c.target)
 		case connectivity.Shutdown:
-			return ErrClosed
+			return c.refusal()
 		}
 		if !c.cc.WaitForStateChange(ctx, s) {
-			return contextError(ctx, fmt.Sprintf("lazyclient: connecting to %q: channel still %v", c.target, s))
+			return contextError(ctx, fmt.Sprintf("lazyclient: connect to %q: still %v when the context ended", c.target, s))
 		}
 	}
 }
@@ -183,12 +188,17 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	if !c.closed.Load() {
 		c.shuttingDown.Store(true)
 	}
-	c.logger().Info("lazyclient: shutdown started", "target", c.target, "active", c.Active())
+	drained := c.tracker.drain()
+	c.logger().LogAttrs(context.Background(), slog.LevelInfo, "lazyclient: shutdown started",
+		slog.String("target", c.target), slog.Int("active", c.Active()))
 	var err error
 	select {
-	case <-c.tracker.drain():
+	case <-drained:
 	case <-ctx.Done():
-		err = contextError(ctx, fmt.Sprintf("lazyclient: shutdown of %q: %d calls still in flight", c.target, c.Active()))
+		n := c.Active()
+		err = contextError(ctx, fmt.Sprintf("lazyclient: shutdown of %q: %d calls still in flight", c.target, n))
+		c.logger().LogAttrs(context.Background(), slog.LevelWarn, "lazyclient: shutdown cut short",
+			slog.String("target", c.target), slog.Int("active", n), slog.String("error", ctx.Err().Error()))
 	}
 	if cerr := c.Close(); err == nil {
 		err = cerr

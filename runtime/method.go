@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -103,10 +102,9 @@ func newMethod(c *Conn, d *MethodDesc) *Method {
 		// StaticMethod keeps grpc's own metrics labelled by method, as
 		// protoc-gen-go-grpc's stubs do.
 		callOptions: []grpc.CallOption{grpc.StaticMethod()},
-		metricAttrs: metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("rpc.method", d.FullMethod),
-			attribute.String("rpc.kind", d.Kind.String()),
-		)),
+	}
+	if c.metrics != nil {
+		m.metricAttrs = c.metrics.methodAttrs(d)
 	}
 	if d.WaitForReady {
 		m.callOptions = append(m.callOptions, grpc.WaitForReady(true))
@@ -141,7 +139,11 @@ func (m *Method) withTimeout(ctx context.Context) (context.Context, context.Canc
 }
 
 // begin registers a call and makes sure the connection is on its way. It
-// fails with codes.Unavailable once the Conn is shutting down or closed.
+// fails with codes.Unavailable once the Conn is shutting down or closed; the
+// call is then not registered. A call whose context has already ended is
+// registered but does not connect: grpc would leave idle mode, or wake
+// pick_first, for it before noticing the context — a dial nobody needs. Its
+// caller then ends it without dispatching it (see notDispatched).
 func (m *Method) begin(ctx context.Context) error {
 	c := m.conn
 	if !c.tracker.begin() {
@@ -152,8 +154,19 @@ func (m *Method) begin(ctx context.Context) error {
 	if c.metrics != nil {
 		c.metrics.activeCalls.Add(ctx, 1, m.metricAttrs)
 	}
-	c.triggerConnect()
+	if ctx.Err() == nil {
+		c.triggerConnect()
+	}
 	return nil
+}
+
+// notDispatched is the error of a registered call whose context ended
+// before dispatch, or nil if it has not.
+func (m *Method) notDispatched(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return contextError(ctx, "lazyclient: "+m.desc.FullMethod+" not dispatched")
 }
 
 // end deregisters a call that begin admitted. err is the call's outcome.
@@ -177,6 +190,9 @@ func (m *Method) invoke(ctx context.Context, in, out any, opts []grpc.CallOption
 		return err
 	}
 	defer func() { m.end(err) }()
+	if err := m.notDispatched(ctx); err != nil {
+		return err
+	}
 	if tctx, cancel := m.withTimeout(ctx); cancel != nil {
 		defer cancel()
 		ctx = tctx
@@ -192,6 +208,10 @@ func (m *Method) newStream(ctx context.Context, opts []grpc.CallOption) (grpc.Cl
 		return nil, err
 	}
 	call := &streamCall{method: m}
+	if err := m.notDispatched(ctx); err != nil {
+		call.finish(err)
+		return nil, err
+	}
 	ctx, call.cancel = m.withTimeout(ctx)
 	opts = append(m.options(opts), grpc.OnFinish(call.finish))
 	s, err := m.conn.cc.NewStream(ctx, &m.streamDesc, m.desc.FullMethod, opts...)

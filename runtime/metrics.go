@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -17,10 +18,21 @@ const (
 	MetricDrops       = "lazyclient.client.drops"
 )
 
+// Metric attribute keys. The first two are those of grpc's own metrics (gRFC
+// A66), so that the two can be joined.
+const (
+	AttrTarget = "grpc.target"
+	AttrMethod = "grpc.method"     // "package.Service/Method", no leading slash
+	AttrKind   = "lazyclient.kind" // "unary", "server_streaming", ...
+)
+
+// metrics holds the instruments of one Conn. A Conn without a MeterProvider
+// has none, and pays nothing for them.
 type metrics struct {
 	activeCalls metric.Int64UpDownCounter
 	dials       metric.Int64Counter
 	drops       metric.Int64Counter
+	target      attribute.KeyValue
 	targetAttrs metric.AddOption
 }
 
@@ -43,8 +55,19 @@ func newMetrics(mp metric.MeterProvider, target string) (*metrics, error) {
 		metric.WithUnit("{drop}")); err != nil {
 		return nil, err
 	}
-	m.targetAttrs = metric.WithAttributeSet(attribute.NewSet(attribute.String("lazyclient.target", target)))
+	m.target = attribute.String(AttrTarget, target)
+	m.targetAttrs = metric.WithAttributeSet(attribute.NewSet(m.target))
 	return &m, nil
+}
+
+// methodAttrs is computed once per bound method, so that a call allocates
+// nothing for its metrics.
+func (m *metrics) methodAttrs(d *MethodDesc) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(
+		m.target,
+		attribute.String(AttrMethod, strings.TrimPrefix(d.FullMethod, "/")),
+		attribute.String(AttrKind, d.Kind.String()),
+	))
 }
 
 // transition records a state transition, counted as in the Conn's Stats.

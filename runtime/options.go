@@ -22,6 +22,7 @@ type Option func(*config)
 type config struct {
 	dialOptions   []grpc.DialOption
 	reconnect     Reconnect
+	balancing     Balancing
 	jitter        time.Duration
 	idleTimeout   time.Duration
 	logger        *slog.Logger
@@ -48,6 +49,14 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // The default is [OnDemand].
 func WithReconnect(r Reconnect) Option {
 	return func(c *config) { c.reconnect = r }
+}
+
+// WithLoadBalancing chooses how calls are spread over the addresses the
+// target resolves to. The default is [PickFirst]. It sets grpc's default
+// service config, so a service config from the resolver, or one given with
+// grpc.WithDefaultServiceConfig in [WithDialOptions], wins.
+func WithLoadBalancing(b Balancing) Option {
+	return func(c *config) { c.balancing = b }
 }
 
 // WithReconnectJitter bounds the random delay before the [Eager] policy

@@ -101,10 +101,11 @@ func (c *Conn) recordTransition(s connectivity.State, cause string) {
 	if cause == "" {
 		cause, c.state.cause = c.state.cause, ""
 	}
-	// CONNECTING may pass unseen on a fast network: IDLE to READY is a dial
-	// all the same. A return to READY from sticky TRANSIENT_FAILURE is one of
-	// grpc's retries, which stay out of sight.
-	dialed := s == connectivity.Connecting || (s == connectivity.Ready && from == connectivity.Idle)
+	// CONNECTING may pass unseen on a fast network: IDLE to READY or to
+	// TRANSIENT_FAILURE is a dial all the same. A return to READY from sticky
+	// TRANSIENT_FAILURE is one of grpc's retries, which stay out of sight.
+	dialed := s == connectivity.Connecting ||
+		(from == connectivity.Idle && (s == connectivity.Ready || s == connectivity.TransientFailure))
 	if dialed {
 		c.state.dials++
 	}
@@ -140,17 +141,22 @@ func (c *Conn) recordTransition(s connectivity.State, cause string) {
 	}
 }
 
-// idleTimedOut tells an IDLE entered through the idle timeout from a drop:
-// grpc enters idle mode only when no call has been active for the whole
-// timeout. The tenth of slack covers the gap between grpc's clock and ours.
+// idleTimedOut tells an IDLE entered through the idle timeout from a drop.
+// grpc enters idle mode no sooner than the timeout after its last call ended
+// (internal/idle), and it sees a call end just before the tracker does, so
+// idleSince is at most a little late. The slack covers that gap; a drop in
+// the last moments before the timeout would have idled the channel anyway.
 func (c *Conn) idleTimedOut(s connectivity.State) bool {
 	d := c.cfg.idleTimeout
 	if s != connectivity.Idle || d == 0 || c.tracker.inFlight() > 0 {
 		return false
 	}
 	idleFor := time.Duration(time.Now().UnixNano() - c.tracker.idleSince.Load())
-	return idleFor >= d-d/10
+	return idleFor >= d-min(d/10, idleSlack)
 }
+
+// idleSlack caps the slack of idleTimedOut.
+const idleSlack = 100 * time.Millisecond
 
 // onDrop applies the reconnect policy to a READY connection that was lost.
 func (c *Conn) onDrop() {
