@@ -3,8 +3,11 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +17,10 @@ import (
 	"github.com/lazyclient/lazyclient/runtime"
 	echov1 "github.com/lazyclient/lazyclient/testdata/gen/echo/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -85,13 +91,21 @@ func (echoServer) Bidi(stream grpc.BidiStreamingServer[echov1.EchoRequest, echov
 
 // testServer is a real grpc-go server on a fixed loopback port that can be
 // stopped and started again, and that counts the connections it accepts.
+//
+// The port is held by one listener from start to stop. restart swaps the
+// grpc server behind it without closing the port, so that a client that
+// re-dials at once is queued, not refused, and every dial count is exact.
 type testServer struct {
 	t       testing.TB
 	addr    string
 	accepts atomic.Int64
 
-	mu  sync.Mutex
-	srv *grpc.Server
+	mu       sync.Mutex
+	srv      *grpc.Server
+	gen      *genListener
+	conns    chan net.Conn // from the port's listener to the serving generation
+	closing  chan struct{} // closed by stop, to end the pump
+	pumpDone chan struct{}
 }
 
 // startServer starts an EchoService server on 127.0.0.1 and stops it when the
@@ -104,8 +118,8 @@ func startServer(t testing.TB) *testServer {
 	return s
 }
 
-// start serves on the server's address; after the first start that is the
-// same port, so a client's target stays valid across restarts.
+// start opens the server's port and serves on it; after the first start that
+// is the same port, so a client's target stays valid across restarts.
 func (s *testServer) start() {
 	s.t.Helper()
 	var lis net.Listener
@@ -120,47 +134,145 @@ func (s *testServer) start() {
 		s.t.Fatalf("listen on %s: %v", s.addr, err)
 	}
 	s.addr = lis.Addr().String()
+	s.mu.Lock()
+	s.conns, s.closing, s.pumpDone = make(chan net.Conn), make(chan struct{}), make(chan struct{})
+	go s.pump(lis, s.conns, s.closing, s.pumpDone)
+	s.serveLocked()
+	s.mu.Unlock()
+}
+
+// pump hands the port's connections to whichever server generation serves.
+func (s *testServer) pump(lis net.Listener, conns chan<- net.Conn, closing, done chan struct{}) {
+	defer close(done)
+	go func() { <-closing; lis.Close() }()
+	for {
+		c, err := lis.Accept()
+		if err != nil {
+			return
+		}
+		select {
+		case conns <- c:
+		case <-closing:
+			c.Close()
+			return
+		}
+	}
+}
+
+// serveLocked starts a new grpc server on the open port.
+func (s *testServer) serveLocked() {
 	srv := grpc.NewServer()
 	echov1.RegisterEchoServiceServer(srv, echoServer{})
-	s.mu.Lock()
 	s.srv = srv
-	s.mu.Unlock()
-	go srv.Serve(&countingListener{Listener: lis, accepts: &s.accepts})
+	s.gen = &genListener{conns: s.conns, done: make(chan struct{}), addr: s.addr, accepts: &s.accepts}
+	go srv.Serve(s.gen)
 }
 
-// stop closes every connection at once.
-func (s *testServer) stop() {
+// takeServer detaches the serving grpc server, or returns nil.
+func (s *testServer) takeServer() *grpc.Server {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	srv := s.srv
 	s.srv = nil
+	return srv
+}
+
+// closePort closes the port, so that dials are refused until start.
+func (s *testServer) closePort() {
+	s.mu.Lock()
+	closing, done := s.closing, s.pumpDone
+	s.closing = nil
 	s.mu.Unlock()
-	if srv != nil {
+	if closing != nil {
+		close(closing)
+		<-done
+	}
+}
+
+// stop closes every connection at once and closes the port.
+func (s *testServer) stop() {
+	if srv := s.takeServer(); srv != nil {
 		srv.Stop()
 	}
+	s.closePort()
 }
 
-type countingListener struct {
-	net.Listener
-	accepts *atomic.Int64
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.accepts.Add(1)
+// gracefulStop sends GOAWAY, waits for the calls in flight, then closes the
+// port.
+func (s *testServer) gracefulStop() {
+	if srv := s.takeServer(); srv != nil {
+		srv.GracefulStop()
 	}
-	return c, err
+	s.closePort()
 }
 
-// dialCounter is a grpc.WithContextDialer that counts every dial.
-type dialCounter struct{ n atomic.Int64 }
+// restart closes every connection at once, gracefully or not, and serves
+// again on the port, which stays open throughout.
+func (s *testServer) restart(graceful bool) {
+	srv := s.takeServer()
+	if graceful {
+		srv.GracefulStop()
+	} else {
+		srv.Stop()
+	}
+	s.mu.Lock()
+	s.serveLocked()
+	s.mu.Unlock()
+}
+
+// genListener is one server generation's view of the port.
+type genListener struct {
+	conns     <-chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+	addr      string
+	accepts   *atomic.Int64
+}
+
+func (l *genListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		l.accepts.Add(1)
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *genListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *genListener) Addr() net.Addr {
+	a, _ := net.ResolveTCPAddr("tcp", l.addr)
+	return a
+}
+
+// dialCounter is a grpc.WithContextDialer that counts every dial and notes
+// when it was made.
+type dialCounter struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	times []time.Time
+}
 
 func (d *dialCounter) dial(ctx context.Context, addr string) (net.Conn, error) {
 	d.n.Add(1)
+	d.mu.Lock()
+	d.times = append(d.times, time.Now())
+	d.mu.Unlock()
 	return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 }
 
 func (d *dialCounter) count() int64 { return d.n.Load() }
+
+// dialTimes returns when each dial was made, in order.
+func (d *dialCounter) dialTimes() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.times)
+}
 
 // newConn returns a Conn to addr whose dials d counts, closed when the test
 // ends.
@@ -217,3 +329,87 @@ func testContext(t testing.TB) context.Context {
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+// fastBackoff makes grpc retry a failed connection after 100ms, 200ms, 400ms,
+// then every 800ms, with no jitter, so that tests that wait for a retry stay
+// short and their dial counts predictable.
+func fastBackoff() runtime.Option {
+	return runtime.WithDialOptions(grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 2, MaxDelay: 800 * time.Millisecond},
+		MinConnectTimeout: 5 * time.Second,
+	}))
+}
+
+// manualResolver returns a resolver whose addresses the test sets, with a
+// scheme of its own, and the target that selects it.
+func manualResolver(t testing.TB, addrs ...string) (*manual.Resolver, string, runtime.Option) {
+	t.Helper()
+	r := manual.NewBuilderWithScheme(fmt.Sprintf("lazytest%d", resolverSeq.Add(1)))
+	r.InitialState(resolverState(addrs...))
+	return r, r.Scheme() + ":///test", runtime.WithDialOptions(grpc.WithResolvers(r))
+}
+
+var resolverSeq atomic.Int64
+
+// resolverState lists addrs, one endpoint each.
+func resolverState(addrs ...string) resolver.State {
+	var s resolver.State
+	for _, a := range addrs {
+		s.Endpoints = append(s.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a}}})
+	}
+	return s
+}
+
+// checkGoroutines fails the test if goroutines started during it are still
+// running 10s after it and its cleanups end. Register it first, so that it
+// runs after the other cleanups. The test must not be parallel: it counts
+// every goroutine in the process.
+func checkGoroutines(t *testing.T) {
+	t.Helper()
+	before := goroutineIDs()
+	t.Cleanup(func() {
+		var left []string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			left = left[:0]
+			for id, stack := range goroutineStacks() {
+				if !before[id] {
+					left = append(left, stack)
+				}
+			}
+			if len(left) == 0 {
+				return
+			}
+		}
+		t.Errorf("%d goroutines left behind, the first:\n%s", len(left), left[0])
+	})
+}
+
+// goroutineStacks maps the ID of every goroutine but the caller's to its stack.
+func goroutineStacks() map[string]string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := goruntime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	stacks := map[string]string{}
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 {
+			continue // the caller
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(g, "goroutine "), " ")
+		stacks[id] = g
+	}
+	return stacks
+}
+
+func goroutineIDs() map[string]bool {
+	ids := map[string]bool{}
+	for id := range goroutineStacks() {
+		ids[id] = true
+	}
+	return ids
+}
