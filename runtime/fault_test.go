@@ -243,7 +243,7 @@ func faultDropDuringUnary(f *fault) {
 		_, err := f.client.Echo(f.ctx, &echov1.EchoRequest{SleepMs: 60_000})
 		done <- err
 	}()
-	waitUntil(f.t, "the call is in flight", func() bool { return f.conn.Active() == 1 })
+	waitUntil(f.t, "the server is handling the call", func() bool { return f.srv.handling.Load() == 1 })
 	f.srv.restart(false)
 	if err := <-done; status.Code(err) != codes.Unavailable {
 		f.t.Fatalf("call in flight at the drop: %v, want Unavailable", err)
@@ -263,6 +263,7 @@ func faultDropDuringStream(kind runtime.Kind) func(f *fault) {
 		if n := f.conn.Active(); n != 1 {
 			f.t.Fatalf("Active() with the stream open = %d, want 1", n)
 		}
+		waitUntil(f.t, "the server is handling the stream", func() bool { return f.srv.handling.Load() == 1 })
 		f.srv.restart(false)
 		if err := recv(); status.Code(err) != codes.Unavailable {
 			f.t.Fatalf("%v stream after the drop: %v, want Unavailable", kind, err)

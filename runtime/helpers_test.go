@@ -99,6 +99,10 @@ type testServer struct {
 	t       testing.TB
 	addr    string
 	accepts atomic.Int64
+	// handling is the number of calls in the server's handlers. Wait for it
+	// before a drop meant to hit a call: a call the server has not seen yet
+	// is retried transparently by grpc on the next connection.
+	handling atomic.Int64
 
 	mu       sync.Mutex
 	srv      *grpc.Server
@@ -161,7 +165,18 @@ func (s *testServer) pump(lis net.Listener, conns chan<- net.Conn, closing, done
 
 // serveLocked starts a new grpc server on the open port.
 func (s *testServer) serveLocked() {
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			s.handling.Add(1)
+			defer s.handling.Add(-1)
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			s.handling.Add(1)
+			defer s.handling.Add(-1)
+			return h(srv, ss)
+		}),
+	)
 	echov1.RegisterEchoServiceServer(srv, echoServer{})
 	s.srv = srv
 	s.gen = &genListener{conns: s.conns, done: make(chan struct{}), addr: s.addr, accepts: &s.accepts}
