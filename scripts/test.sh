@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: gofmt, go vet, staticcheck, a check
-# that every generated file checked in is what the generators make today,
-# and every package's tests under the race detector (the end-to-end tests run
+# The whole test suite, as CI runs it: gofmt, buf lint and buf format on the
+# .proto files, go vet, staticcheck, a check that every generated file
+# checked in is what the generators make today, and every package's tests under the race detector (the end-to-end tests run
 # the real protoc and buf binaries). Only Go is needed; protoc comes from
 # Debian's protobuf-compiler and is installed when missing and run as root.
 set -euo pipefail
@@ -27,6 +27,10 @@ if [ -n "$unformatted" ]; then
 	echo "$unformatted" >&2
 	exit 1
 fi
+
+echo "== buf lint, buf format"
+buf lint
+buf format --diff --exit-code
 
 echo "== go vet"
 go vet ./...
