@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: gofmt, buf lint and buf format on the
 # .proto files, go vet, staticcheck, a check that every generated file
-# checked in is what the generators make today, and every package's tests under the race detector (the end-to-end tests run
-# the real protoc and buf binaries). Only Go is needed; protoc comes from
-# Debian's protobuf-compiler and is installed when missing and run as root.
+# checked in is what the generators make today, and every package's tests
+# under the race detector (the end-to-end tests run the real protoc and buf
+# binaries). Only Go is needed; protoc comes from Debian's protobuf-compiler
+# and is installed when missing and run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
