@@ -70,6 +70,15 @@ func Generate(plugin *protogen.Plugin, params *Params) error {
 		uint64(pluginpb.CodeGeneratorResponse_FEATURE_SUPPORTS_EDITIONS)
 	plugin.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
 	plugin.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2024
+	// Every file's identifiers are declared before any file is written, so
+	// that an import of one file is checked against the identifiers of all
+	// the files that share its package.
+	type job struct {
+		file  *protogen.File
+		out   output
+		names []serviceNames
+	}
+	var jobs []job
 	scopes := newScopes(plugin, params)
 	for _, file := range plugin.Files {
 		if !file.Generate || len(file.Services) == 0 {
@@ -90,8 +99,11 @@ func Generate(plugin *protogen.Plugin, params *Params) error {
 				names[i].policies[m] = p
 			}
 		}
-		g := generateFile(plugin, file, out, names)
-		if err := scopes.checkImports(g, out.importPath, file, names); err != nil {
+		jobs = append(jobs, job{file, out, names})
+	}
+	for _, j := range jobs {
+		g := generateFile(plugin, j.file, j.out, j.names)
+		if err := scopes.checkImports(g, j.out.importPath, j.file, j.names); err != nil {
 			return err
 		}
 	}

@@ -195,19 +195,22 @@ func TestBadParameters(t *testing.T) {
 	}
 }
 
-// compileSources compiles the first of the .proto files given as text,
-// which may import the others, the options and the well-known types, into a
-// CodeGeneratorRequest.
+// compileSources compiles .proto files given as text, named in/0.proto,
+// in/1.proto and so on, which may import each other, the options and the
+// well-known types, into a CodeGeneratorRequest to generate them all.
 func compileSources(t testing.TB, parameter string, sources ...string) *pluginpb.CodeGeneratorRequest {
 	t.Helper()
 	files := map[string]string{}
+	var names []string
 	for i, source := range sources {
-		files[fmt.Sprintf("in/%d.proto", i)] = source
+		name := fmt.Sprintf("in/%d.proto", i)
+		files[name] = source
+		names = append(names, name)
 	}
 	return compileRequest(t, protocompile.CompositeResolver{
 		&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(files)},
 		&protocompile.SourceResolver{ImportPaths: importPaths},
-	}, parameter, "in/0.proto")
+	}, parameter, names...)
 }
 
 func TestInvalidPolicy(t *testing.T) {
@@ -300,6 +303,15 @@ message M {}
 			`syntax = "proto3"; package y.v1; option go_package = "example.com/y/fooClient;y"; message M {}`,
 		},
 		"in/0.proto: the stubs import \"example.com/y/fooClient\", for message y.v1.M, as fooClient, which is the name of service x.v1.Foo in in/0.proto; change that message's go_package or the service's name",
+	}, {
+		"an import named like the client's struct in another file of the package", "",
+		[]string{
+			`syntax = "proto3"; package x.v1; import "in/2.proto"; option go_package = "example.com/x/v1;xv1";
+			service Foo { rpc Call(z.v1.M) returns (z.v1.M); }`,
+			header + `service Bar { rpc Call(M) returns (M); }`,
+			`syntax = "proto3"; package z.v1; option go_package = "example.com/z/barClient;z"; message M {}`,
+		},
+		`in/0.proto: the stubs import "example.com/z/barClient", for message z.v1.M, as barClient, which is the name of service x.v1.Bar in in/1.proto; change that message's go_package or the service's name`,
 	}, {
 		"beside go-grpc, a service named like another's lazy client", "package_suffix=",
 		[]string{header + `service Foo { rpc Call(M) returns (M); } service FooLazy { rpc Call(M) returns (M); }`},
