@@ -616,27 +616,27 @@ func faultShutdownDeadlineExpires(f *fault) {
 
 // roundTrip makes one complete call of kind and returns its error, nil when
 // it ended well.
-func roundTrip(ctx context.Context, client echov1lazy.EchoServiceClient, kind runtime.Kind, sleep time.Duration) error {
+func roundTrip(ctx context.Context, client echov1lazy.EchoServiceClient, kind runtime.Kind, sleep time.Duration, opts ...grpc.CallOption) error {
 	var err error
 	switch kind {
 	case runtime.Unary:
-		_, err = client.Echo(ctx, &echov1.EchoRequest{SleepMs: sleep.Milliseconds()})
+		_, err = client.Echo(ctx, &echov1.EchoRequest{SleepMs: sleep.Milliseconds()}, opts...)
 	case runtime.ServerStreaming:
 		var s grpc.ServerStreamingClient[echov1.EchoResponse]
-		if s, err = client.ServerStream(ctx, &echov1.ServerStreamRequest{Count: 2}); err == nil {
+		if s, err = client.ServerStream(ctx, &echov1.ServerStreamRequest{Count: 2}, opts...); err == nil {
 			for err == nil {
 				_, err = s.Recv()
 			}
 		}
 	case runtime.ClientStreaming:
 		var s grpc.ClientStreamingClient[echov1.EchoRequest, echov1.EchoResponse]
-		if s, err = client.ClientStream(ctx); err == nil {
+		if s, err = client.ClientStream(ctx, opts...); err == nil {
 			s.Send(&echov1.EchoRequest{}) // a failed send shows in CloseAndRecv
 			_, err = s.CloseAndRecv()
 		}
 	case runtime.BidiStreaming:
 		var s grpc.BidiStreamingClient[echov1.EchoRequest, echov1.EchoResponse]
-		if s, err = client.Bidi(ctx); err == nil {
+		if s, err = client.Bidi(ctx, opts...); err == nil {
 			s.Send(&echov1.EchoRequest{}) // a failed send shows in Recv
 			s.CloseSend()
 			for err == nil {

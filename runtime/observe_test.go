@@ -240,6 +240,8 @@ func TestStats(t *testing.T) {
 	}
 	ss.Recv()
 	conn.Close()
+	// Close cancels the stream; grpc finishes it right after.
+	waitUntil(t, "the stream ends", func() bool { return conn.Active() == 0 })
 	if st := conn.Stats(); st.State != connectivity.Shutdown || st.Active != 0 || st.Finished != 1 || len(st.ActiveByMethod) != 0 {
 		t.Errorf("Stats after Close = %+v", st)
 	}
