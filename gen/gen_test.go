@@ -213,6 +213,17 @@ func compileSources(t testing.TB, parameter string, sources ...string) *pluginpb
 	}, parameter, names...)
 }
 
+// wantError fails unless resp is exactly the error want, without files.
+func wantError(t *testing.T, resp *pluginpb.CodeGeneratorResponse, want string) {
+	t.Helper()
+	if got := resp.GetError(); got != want {
+		t.Errorf("error\n%s\nwant\n%s", got, want)
+	}
+	if len(resp.File) != 0 {
+		t.Errorf("%d files generated despite the error", len(resp.File))
+	}
+}
+
 func TestInvalidPolicy(t *testing.T) {
 	const header = `syntax = "proto3";
 package bad.v1;
@@ -251,13 +262,7 @@ message M {}
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := run(t, compileSources(t, "", header+tt.proto))
-			if got := resp.GetError(); got != tt.want {
-				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
-			}
-			if len(resp.File) != 0 {
-				t.Errorf("%d files generated despite the error", len(resp.File))
-			}
+			wantError(t, run(t, compileSources(t, "", header+tt.proto)), tt.want)
 		})
 	}
 	// The longest time.Duration itself is accepted.
@@ -330,13 +335,7 @@ message M {}
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := run(t, compileSources(t, tt.parameter, tt.protos...))
-			if got := resp.GetError(); got != tt.want {
-				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
-			}
-			if len(resp.File) != 0 {
-				t.Errorf("%d files generated despite the error", len(resp.File))
-			}
+			wantError(t, run(t, compileSources(t, tt.parameter, tt.protos...)), tt.want)
 		})
 	}
 }

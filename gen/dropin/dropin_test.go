@@ -51,6 +51,26 @@ var (
 	_ func(*runtime.Conn) lookalikev1lazy.LazyClient      = lookalikev1lazy.NewLazyClient
 )
 
+// serve starts a server on 127.0.0.1 with the services register adds, and
+// returns a Conn to it; both end with the test.
+func serve(t *testing.T, register func(*grpc.Server)) *runtime.Conn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	register(srv)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := runtime.NewConn(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 type funcServer struct {
 	keywordsv1.UnimplementedFuncServer
 }
@@ -71,20 +91,10 @@ func (snakeServer) XLeading(context.Context, *underscorev1.LowerSnakeMessage) (*
 // keywords or start with an underscore: the stubs must send the proto names,
 // not the Go ones.
 func TestOddNamesReachTheServer(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	keywordsv1.RegisterFuncServer(srv, funcServer{})
-	underscorev1.RegisterSnakeCaseServiceServer(srv, snakeServer{})
-	go srv.Serve(lis)
-	defer srv.Stop()
-	conn, err := runtime.NewConn(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := serve(t, func(srv *grpc.Server) {
+		keywordsv1.RegisterFuncServer(srv, funcServer{})
+		underscorev1.RegisterSnakeCaseServiceServer(srv, snakeServer{})
+	})
 
 	if got := keywordsv1lazy.Func_Type_MethodDesc.FullMethod; got != "/names.keywords.v1.func/type" {
 		t.Errorf("Func_Type_MethodDesc.FullMethod = %q", got)

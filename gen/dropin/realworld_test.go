@@ -3,11 +3,9 @@ package dropin
 import (
 	"context"
 	"io"
-	"net"
 	"slices"
 	"testing"
 
-	"github.com/lazyclient/lazyclient/runtime"
 	"github.com/lazyclient/lazyclient/testdata/gen/realworld/grpc/channelz/v1/grpc_channelz_v1lazy"
 	"github.com/lazyclient/lazyclient/testdata/gen/realworld/grpc/health/v1/grpc_health_v1lazy"
 	"github.com/lazyclient/lazyclient/testdata/gen/realworld/grpc/reflection/v1/grpc_reflection_v1lazy"
@@ -34,21 +32,11 @@ var (
 // TestRealWorldStubsCallGRPCServices calls grpc-go's own health, reflection
 // and channelz services through the lazy stubs.
 func TestRealWorldStubsCallGRPCServices(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	healthgrpc.RegisterHealthServer(srv, health.NewServer())
-	reflection.Register(srv)
-	channelzservice.RegisterChannelzServiceToServer(srv)
-	go srv.Serve(lis)
-	defer srv.Stop()
-	conn, err := runtime.NewConn(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := serve(t, func(srv *grpc.Server) {
+		healthgrpc.RegisterHealthServer(srv, health.NewServer())
+		reflection.Register(srv)
+		channelzservice.RegisterChannelzServiceToServer(srv)
+	})
 	ctx := context.Background()
 
 	res, err := grpc_health_v1lazy.NewHealthClient(conn).Check(ctx, &healthgrpc.HealthCheckRequest{})

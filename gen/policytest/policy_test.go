@@ -251,11 +251,22 @@ func TestLaterCallerDeadlineKeepsThePolicyTimeout(t *testing.T) {
 	}
 }
 
-// waitCall starts call in the background; its result arrives on the channel.
-func waitCall(call func() error) <-chan error {
+// queuedUntilServed starts call while nobody serves addr, checks that it is
+// still waiting a while later, then serves addr and expects the call to
+// succeed.
+func queuedUntilServed(t *testing.T, addr, what string, call func() error) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- call() }()
-	return done
+	select {
+	case err := <-done:
+		t.Fatalf("%s returned %v with the server stopped, want it to wait", what, err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	serve(t, listen(t, addr))
+	if err := <-done; err != nil {
+		t.Errorf("%s after the server started: %v", what, err)
+	}
 }
 
 func TestWaitForReadyQueuesUntilTheServerStarts(t *testing.T) {
@@ -271,16 +282,10 @@ func TestWaitForReadyQueuesUntilTheServerStarts(t *testing.T) {
 	}
 	// SleepUnbounded waits for ready (the service's policy) and has no
 	// timeout of its own, so it queues until the server comes up.
-	queued := waitCall(func() error { _, err := client.SleepUnbounded(ctx, &policyv1.SleepRequest{}); return err })
-	select {
-	case err := <-queued:
-		t.Fatalf("SleepUnbounded returned %v with the server stopped, want it to wait", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	serve(t, listen(t, addr))
-	if err := <-queued; err != nil {
-		t.Errorf("SleepUnbounded after the server started: %v", err)
-	}
+	queuedUntilServed(t, addr, "SleepUnbounded", func() error {
+		_, err := client.SleepUnbounded(ctx, &policyv1.SleepRequest{})
+		return err
+	})
 }
 
 func TestCallerCallOptionWins(t *testing.T) {
@@ -300,19 +305,10 @@ func TestCallerCallOptionWins(t *testing.T) {
 	}
 	// The method fails fast (it has no policy); the caller asks to wait.
 	plain := policyv1lazy.NewPlainServiceClient(conn)
-	queued := waitCall(func() error {
+	queuedUntilServed(t, addr, "PlainService.Sleep with WaitForReady(true)", func() error {
 		_, err := plain.Sleep(ctx, &policyv1.SleepRequest{}, grpc.WaitForReady(true))
 		return err
 	})
-	select {
-	case err := <-queued:
-		t.Fatalf("PlainService.Sleep with WaitForReady(true) returned %v with the server stopped, want it to wait", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	serve(t, listen(t, addr))
-	if err := <-queued; err != nil {
-		t.Errorf("PlainService.Sleep with WaitForReady(true) after the server started: %v", err)
-	}
 }
 
 // While waiting for ready, a call is still bounded by the policy's timeout.
