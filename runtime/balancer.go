@@ -27,6 +27,8 @@ const (
 	RoundRobin
 )
 
+// String returns the name of the grpc balancer the policy is built on:
+// "pick_first" or "round_robin".
 func (b Balancing) String() string {
 	switch b {
 	case PickFirst:

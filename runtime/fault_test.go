@@ -133,7 +133,8 @@ func (f *fault) open(opts ...runtime.Option) *fault {
 }
 
 var faultRows = []faultRow{
-	{"ServerStoppedWhileIdle", nil, faultServerStoppedWhileIdle},
+	{"ServerStoppedWhileIdle", nil, faultServerGoneWhileIdle((*testServer).stop)},
+	{"GoAwayThenGoneWhileIdle", nil, faultServerGoneWhileIdle((*testServer).gracefulStop)},
 	{"GoAwayWhileIdle", nil, faultGoAwayWhileIdle},
 	{"ResolverUpdateWhileIdle", nil, faultResolverUpdateWhileIdle},
 	{"DropDuringUnary", nil, faultDropDuringUnary},
@@ -152,12 +153,17 @@ var faultRows = []faultRow{
 	{"CloseRacingWithCalls", nil, faultCloseRacingWithCalls},
 }
 
-// The server goes away with the connection READY and no call in flight.
-// OnDemand and WhileActive stay IDLE; Eager re-dials once, then grpc alone
-// retries, on its backoff schedule: the policy adds no loop of its own.
-func faultServerStoppedWhileIdle(f *fault) {
+// The server goes away, abruptly or after a GOAWAY, with the connection
+// READY and no call in flight. OnDemand and WhileActive stay IDLE; Eager
+// re-dials once, then grpc alone retries, on its backoff schedule: the policy
+// adds no loop of its own.
+func faultServerGoneWhileIdle(stop func(*testServer)) func(f *fault) {
+	return func(f *fault) { serverGoneWhileIdle(f, stop) }
+}
+
+func serverGoneWhileIdle(f *fault, stop func(*testServer)) {
 	f.open().connect()
-	f.srv.stop()
+	stop(f.srv)
 	f.waitForDrop(1)
 	if f.policy != runtime.Eager {
 		holdsFor(f.t, time.Second, "IDLE with 1 dial", func() bool {

@@ -22,6 +22,8 @@ const (
 	BidiStreaming
 )
 
+// String returns the kind as it appears in metrics: "unary",
+// "server_streaming", "client_streaming" or "bidi_streaming".
 func (k Kind) String() string {
 	switch k {
 	case Unary:
@@ -46,6 +48,7 @@ const (
 	Idempotent
 )
 
+// String returns the level as the .proto spells it.
 func (i Idempotency) String() string {
 	switch i {
 	case NoSideEffects:

@@ -28,6 +28,7 @@ const (
 	Eager
 )
 
+// String returns the policy's name: "on_demand", "while_active" or "eager".
 func (r Reconnect) String() string {
 	switch r {
 	case OnDemand:
