@@ -300,7 +300,8 @@ func generateMethodDesc(g *protogen.GeneratedFile, n serviceNames, m *protogen.M
 	case descriptorpb.MethodOptions_IDEMPOTENT:
 		g.P("Idempotency: ", runtimePackage.Ident("Idempotent"), ",")
 	}
-	if opts.GetDeprecated() {
+	// A deprecated service deprecates each of its methods.
+	if opts.GetDeprecated() || m.Parent.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated() {
 		g.P("Deprecated: true,")
 	}
 	g.P("}")

@@ -29,6 +29,7 @@ var (
 		Kind:         runtime.Unary,
 		WaitForReady: true,
 		Timeout:      2 * time.Second,
+		Deprecated:   true,
 	}
 	LegacyService_Scan_MethodDesc = runtime.MethodDesc{
 		FullMethod:   "/editions.proto2.v1.LegacyService/Scan",
