@@ -37,9 +37,10 @@ var (
 	_ samepkgv1.FarewellClient            = samepkgv1.FarewellLazyClient(nil)
 	_ samepkgv1.LazyClient                = samepkgv1.LazyLazyClient(nil)
 	//lint:ignore SA1019 legacy.proto deprecates the service to cover the notice; checking the stub is the point.
-	_ proto2v1.LegacyServiceClient                    = proto2v1lazy.LegacyServiceClient(nil)
-	_ ed2023v1.CounterClient                          = ed2023v1lazy.CounterClient(nil)
-	_ func(*runtime.Conn) samepkgv1.GreeterLazyClient = samepkgv1.NewGreeterLazyClient
+	_ proto2v1.LegacyServiceClient                     = proto2v1lazy.LegacyServiceClient(nil)
+	_ ed2023v1.CounterClient                           = ed2023v1lazy.CounterClient(nil)
+	_ func(*runtime.Conn) samepkgv1.GreeterLazyClient  = samepkgv1.NewGreeterLazyClient
+	_ func(*runtime.Conn) keywordsv1lazy.DefaultClient = keywordsv1lazy.NewDefaultClient
 )
 
 // names/lookalike has no protoc-gen-go-grpc output to compare with; its

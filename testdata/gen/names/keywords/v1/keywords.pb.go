@@ -156,7 +156,8 @@ const file_names_keywords_v1_keywords_proto_rawDesc = "" +
 	"\x03len\x12\x19.names.keywords.v1.struct\x1a\x1c.names.keywords.v1.interface2\x87\x01\n" +
 	"\acontext\x12=\n" +
 	"\x04grpc\x12\x19.names.keywords.v1.struct\x1a\x1a.names.keywords.v1.runtime\x12=\n" +
-	"\x04time\x12\x1a.names.keywords.v1.runtime\x1a\x19.names.keywords.v1.structBLZJgithub.com/lazyclient/lazyclient/testdata/gen/names/keywords/v1;keywordsv1b\x06proto3"
+	"\x04time\x12\x1a.names.keywords.v1.runtime\x1a\x19.names.keywords.v1.struct2\t\n" +
+	"\adefaultBLZJgithub.com/lazyclient/lazyclient/testdata/gen/names/keywords/v1;keywordsv1b\x06proto3"
 
 var (
 	file_names_keywords_v1_keywords_proto_rawDescOnce sync.Once
@@ -225,7 +226,7 @@ func file_names_keywords_v1_keywords_proto_init() {
 			NumEnums:      0,
 			NumMessages:   3,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_names_keywords_v1_keywords_proto_goTypes,
 		DependencyIndexes: file_names_keywords_v1_keywords_proto_depIdxs,

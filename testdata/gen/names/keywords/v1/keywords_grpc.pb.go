@@ -735,3 +735,67 @@ var Context_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "names/keywords/v1/keywords.proto",
 }
+
+// DefaultClient is the client API for Default service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// default has no methods; its client still compiles.
+type DefaultClient interface {
+}
+
+type defaultClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewDefaultClient(cc grpc.ClientConnInterface) DefaultClient {
+	return &defaultClient{cc}
+}
+
+// DefaultServer is the server API for Default service.
+// All implementations must embed UnimplementedDefaultServer
+// for forward compatibility.
+//
+// default has no methods; its client still compiles.
+type DefaultServer interface {
+	mustEmbedUnimplementedDefaultServer()
+}
+
+// UnimplementedDefaultServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedDefaultServer struct{}
+
+func (UnimplementedDefaultServer) mustEmbedUnimplementedDefaultServer() {}
+func (UnimplementedDefaultServer) testEmbeddedByValue()                 {}
+
+// UnsafeDefaultServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to DefaultServer will
+// result in compilation errors.
+type UnsafeDefaultServer interface {
+	mustEmbedUnimplementedDefaultServer()
+}
+
+func RegisterDefaultServer(s grpc.ServiceRegistrar, srv DefaultServer) {
+	// If the following call panics, it indicates UnimplementedDefaultServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Default_ServiceDesc, srv)
+}
+
+// Default_ServiceDesc is the grpc.ServiceDesc for Default service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Default_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "names.keywords.v1.default",
+	HandlerType: (*DefaultServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams:     []grpc.StreamDesc{},
+	Metadata:    "names/keywords/v1/keywords.proto",
+}

@@ -236,3 +236,20 @@ func (c *contextClient) Grpc(ctx context.Context, in *v1.Struct, opts ...grpc.Ca
 func (c *contextClient) Time(ctx context.Context, in *v1.Runtime, opts ...grpc.CallOption) (*v1.Struct, error) {
 	return runtime.Invoke[v1.Runtime, v1.Struct](ctx, c.rpcTime, in, opts...)
 }
+
+// DefaultClient is the client API for Default service.
+//
+// Its calls are counted by the runtime.Conn they go through, and connect the
+// Conn when it is IDLE.
+//
+// default has no methods; its client still compiles.
+type DefaultClient interface {
+}
+
+type defaultClient struct {
+}
+
+// NewDefaultClient returns the Default client whose calls go through conn.
+func NewDefaultClient(conn *runtime.Conn) DefaultClient {
+	return &defaultClient{}
+}
