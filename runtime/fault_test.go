@@ -138,6 +138,7 @@ var faultRows = []faultRow{
 	{"GoAwayWhileIdle", nil, faultGoAwayWhileIdle},
 	{"ResolverUpdateWhileIdle", nil, faultResolverUpdateWhileIdle},
 	{"DropDuringUnary", nil, faultDropDuringUnary},
+	{"GoAwayDuringUnary", nil, faultGoAwayDuringUnary},
 	{"DropDuringServerStream", nil, faultDropDuringStream(runtime.ServerStreaming)},
 	{"DropDuringClientStream", nil, faultDropDuringStream(runtime.ClientStreaming)},
 	{"DropDuringBidiStream", nil, faultDropDuringStream(runtime.BidiStreaming)},
@@ -256,6 +257,24 @@ func faultDropDuringUnary(f *fault) {
 	}
 	if n := f.conn.Active(); n != 0 {
 		f.t.Errorf("Active() after the call failed = %d, want 0", n)
+	}
+	f.expectAfterDrop(true)
+}
+
+// The server sends GOAWAY under a unary call: the call finishes on the old
+// connection, and the channel needs a new one, which WhileActive dials at
+// once because the call was still in flight.
+func faultGoAwayDuringUnary(f *fault) {
+	f.open().connect()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.client.Echo(f.ctx, &echov1.EchoRequest{SleepMs: 300})
+		done <- err
+	}()
+	waitUntil(f.t, "the server is handling the call", func() bool { return f.srv.handling.Load() == 1 })
+	f.srv.restart(true) // returns when the call is over
+	if err := <-done; err != nil {
+		f.t.Fatalf("call in flight at the GOAWAY: %v, want it to finish", err)
 	}
 	f.expectAfterDrop(true)
 }
