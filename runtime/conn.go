@@ -207,7 +207,8 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the connection at once. Calls in flight fail with
-// codes.Canceled; later calls fail with [ErrClosed]. Close is idempotent.
+// codes.Canceled, and Active falls to 0 as they return; later calls fail
+// with [ErrClosed]. Close is idempotent.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)

@@ -9,8 +9,13 @@
 //   - a reconnect policy ([WithReconnect]); the default, [OnDemand], is the
 //     rule of gRFC A62: a dropped connection is dialled again only when a call
 //     or [Conn.Connect] asks for it;
+//   - load balancing that stays lazy: pick_first, or a round_robin that
+//     re-dials a backend only when a call needs it ([WithLoadBalancing]);
+//   - an idle timeout that never takes a connection with calls in flight
+//     ([WithIdleTimeout]);
 //   - a bounded, explicit connect ([Conn.Connect]);
-//   - a graceful drain ([Conn.Shutdown]);
+//   - a graceful drain ([Conn.Shutdown]), whose refusals are
+//     [ErrShuttingDown];
 //   - the call policy declared in the .proto (wait-for-ready, a default
 //     timeout), applied by the generated stubs through [MethodDesc];
 //   - state transitions as log/slog records ([WithLogger]) and OpenTelemetry

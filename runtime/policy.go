@@ -19,7 +19,11 @@ const (
 	OnDemand Reconnect = iota
 	// WhileActive re-dials at once if any call was in flight when the
 	// connection was lost, counting the calls the loss itself ended;
-	// otherwise it behaves as OnDemand.
+	// otherwise it behaves as OnDemand. A call counts if it was still
+	// registered when the Conn saw the drop, or if it ended with
+	// codes.Unavailable since the connection became READY, so the order in
+	// which grpc fails the calls and reports the drop does not matter. (A
+	// call the server itself ended with UNAVAILABLE counts too.)
 	WhileActive
 	// Eager re-dials after every drop, after a random delay of up to the
 	// jitter bound ([WithReconnectJitter]) so that a fleet of clients does

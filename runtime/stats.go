@@ -23,11 +23,13 @@ type Stats struct {
 	Started  uint64
 	Finished uint64
 	// Dials counts connection attempts that the channel reported, by
-	// entering CONNECTING or by becoming READY from IDLE. Retries that grpc
-	// makes while it stays in TRANSIENT_FAILURE are not visible here.
+	// entering CONNECTING or by leaving IDLE for READY or
+	// TRANSIENT_FAILURE. Retries that grpc makes while it stays in
+	// TRANSIENT_FAILURE are not visible here.
 	Dials uint64
 	// Drops counts READY connections lost for any reason but the idle
-	// timeout and Close.
+	// timeout and Close. Under round_robin that is the channel as a whole:
+	// a backend lost while others stay READY is not counted.
 	Drops uint64
 }
 
