@@ -361,7 +361,13 @@ func callPolicy(opts proto.Message, ext protoreflect.ExtensionType) (*lazyclient
 	if !proto.HasExtension(known, ext) {
 		return &lazyclientv1.CallPolicy{}, nil
 	}
-	return proto.GetExtension(known, ext).(*lazyclientv1.CallPolicy), nil
+	cp := proto.GetExtension(known, ext).(*lazyclientv1.CallPolicy)
+	// A newer options.proto may declare fields this generator would
+	// silently drop; a policy half applied is worse than none.
+	if len(cp.ProtoReflect().GetUnknown()) > 0 {
+		return nil, fmt.Errorf("sets fields that protoc-gen-lazyclient v%s does not know; use the options.proto of this version, or a newer protoc-gen-lazyclient", Version)
+	}
+	return cp, nil
 }
 
 // timeoutOf converts a policy's timeout, which must be a valid, non-negative

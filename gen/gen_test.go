@@ -381,3 +381,26 @@ func TestGoldensMatchBuf(t *testing.T) {
 		t.Errorf("compared %d files for %d goldens", compared, len(goldens))
 	}
 }
+
+// TestPolicyFromANewerOptionsFile compiles against an options.proto with a
+// field this generator does not know: the policy must not be half applied.
+func TestPolicyFromANewerOptionsFile(t *testing.T) {
+	options, err := os.ReadFile("../proto/lazyclient/v1/options.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := strings.Replace(string(options), "google.protobuf.Duration timeout = 2;",
+		"google.protobuf.Duration timeout = 2;\n  uint32 max_attempts = 3;", 1)
+	if newer == string(options) {
+		t.Fatal("options.proto no longer declares timeout as field 2")
+	}
+	resolver := &protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{
+		"lazyclient/v1/options.proto": newer,
+		"in/0.proto": `syntax = "proto3"; package x.v1; import "lazyclient/v1/options.proto"; option go_package = "example.com/x/v1;xv1";
+			message M {}
+			service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy) = {timeout: {seconds: 1}, max_attempts: 3}; } }`,
+	})}
+	wantError(t, run(t, compileRequest(t, resolver, "", "in/0.proto")),
+		"in/0.proto: method x.v1.S.Call: option (lazyclient.v1.method_policy): sets fields that protoc-gen-lazyclient v"+gen.Version+
+			" does not know; use the options.proto of this version, or a newer protoc-gen-lazyclient")
+}
