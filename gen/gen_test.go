@@ -182,16 +182,15 @@ func TestBadParameters(t *testing.T) {
 		want      string
 	}{
 		{"package_suffix=not-an-identifier", `package_suffix="not-an-identifier": not a Go identifier`},
-		{"bogus=1", `unknown parameter "bogus"`},
+		{"package_suffix=func", `package_suffix="func": not a Go identifier`},
+		{"bogus=1", `unknown parameter "bogus" (known: package_suffix, and protogen's paths, module, M, annotate_code)`},
+		{"paths=elsewhere", `unknown path type "elsewhere": want "import" or "source_relative"`},
+		{"annotate_code=maybe", `bad value for parameter "annotate_code": want "true" or "false"`},
 	}
 	for _, tt := range tests {
-		resp := run(t, request(t, tt.parameter, "echo/v1/echo.proto"))
-		if got := resp.GetError(); !strings.Contains(got, tt.want) {
-			t.Errorf("%q: error %q, want it to contain %q", tt.parameter, got, tt.want)
-		}
-		if len(resp.File) != 0 {
-			t.Errorf("%q: %d files generated despite the error", tt.parameter, len(resp.File))
-		}
+		t.Run(tt.parameter, func(t *testing.T) {
+			wantError(t, run(t, request(t, tt.parameter, "echo/v1/echo.proto")), tt.want)
+		})
 	}
 }
 
