@@ -37,12 +37,6 @@ type fault struct {
 	ctx    context.Context
 }
 
-func newFault(t *testing.T, policy runtime.Reconnect, opts ...runtime.Option) *fault {
-	f := &fault{t: t, policy: policy, srv: startServer(t), dials: &dialCounter{}, ctx: testContext(t)}
-	f.conn = f.newConn(f.srv.addr, opts...)
-	return f
-}
-
 // newConn opens a Conn under the row's policy, counting its dials in f.dials.
 func (f *fault) newConn(target string, opts ...runtime.Option) *runtime.Conn {
 	opts = append([]runtime.Option{
@@ -104,19 +98,15 @@ func (f *fault) expectAfterDrop(callsInFlight bool) {
 	waitUntil(f.t, "Active() == 0", func() bool { return f.conn.Active() == 0 })
 }
 
+// faultRow is a fault, with the expectations of every policy.
 type faultRow struct {
-	name     string
-	policies []runtime.Reconnect // nil: all
-	run      func(f *fault)
+	name string
+	run  func(f *fault)
 }
 
 func TestFaultMatrix(t *testing.T) {
 	for _, row := range faultRows {
-		policies := row.policies
-		if policies == nil {
-			policies = allPolicies
-		}
-		for _, p := range policies {
+		for _, p := range allPolicies {
 			t.Run(row.name+"/"+p.String(), func(t *testing.T) {
 				t.Parallel()
 				row.run(&fault{t: t, policy: p})
@@ -125,33 +115,33 @@ func TestFaultMatrix(t *testing.T) {
 	}
 }
 
-// open makes f's server and Conn, for rows that need no options.
+// open starts f's server and opens its Conn to it.
 func (f *fault) open(opts ...runtime.Option) *fault {
-	g := newFault(f.t, f.policy, opts...)
-	*f = *g
+	f.srv, f.dials, f.ctx = startServer(f.t), &dialCounter{}, testContext(f.t)
+	f.conn = f.newConn(f.srv.addr, opts...)
 	return f
 }
 
 var faultRows = []faultRow{
-	{"ServerStoppedWhileIdle", nil, faultServerGoneWhileIdle((*testServer).stop)},
-	{"GoAwayThenGoneWhileIdle", nil, faultServerGoneWhileIdle((*testServer).gracefulStop)},
-	{"GoAwayWhileIdle", nil, faultGoAwayWhileIdle},
-	{"ResolverUpdateWhileIdle", nil, faultResolverUpdateWhileIdle},
-	{"DropDuringUnary", nil, faultDropDuringUnary},
-	{"GoAwayDuringUnary", nil, faultGoAwayDuringUnary},
-	{"DropDuringServerStream", nil, faultDropDuringStream(runtime.ServerStreaming)},
-	{"DropDuringClientStream", nil, faultDropDuringStream(runtime.ClientStreaming)},
-	{"DropDuringBidiStream", nil, faultDropDuringStream(runtime.BidiStreaming)},
-	{"BurstWhileIdle", nil, faultBurstWhileIdle},
-	{"ContextEndedBeforeDispatch", nil, faultContextEndedBeforeDispatch},
-	{"DeadlineWhileWaitingForReady", nil, faultDeadlineWhileWaitingForReady},
-	{"StreamCreationFails", nil, faultStreamCreationFails},
-	{"StreamAbandoned", nil, faultStreamAbandoned},
-	{"IdleTimeout", nil, faultIdleTimeout},
-	{"StickyTransientFailure", nil, faultStickyTransientFailure},
-	{"ShutdownWithCallsInFlight", nil, faultShutdownWithCallsInFlight},
-	{"ShutdownDeadlineExpires", nil, faultShutdownDeadlineExpires},
-	{"CloseRacingWithCalls", nil, faultCloseRacingWithCalls},
+	{"ServerStoppedWhileIdle", faultServerGoneWhileIdle((*testServer).stop)},
+	{"GoAwayThenGoneWhileIdle", faultServerGoneWhileIdle((*testServer).gracefulStop)},
+	{"GoAwayWhileIdle", faultGoAwayWhileIdle},
+	{"ResolverUpdateWhileIdle", faultResolverUpdateWhileIdle},
+	{"DropDuringUnary", faultDropDuringUnary},
+	{"GoAwayDuringUnary", faultGoAwayDuringUnary},
+	{"DropDuringServerStream", faultDropDuringStream(runtime.ServerStreaming)},
+	{"DropDuringClientStream", faultDropDuringStream(runtime.ClientStreaming)},
+	{"DropDuringBidiStream", faultDropDuringStream(runtime.BidiStreaming)},
+	{"BurstWhileIdle", faultBurstWhileIdle},
+	{"ContextEndedBeforeDispatch", faultContextEndedBeforeDispatch},
+	{"DeadlineWhileWaitingForReady", faultDeadlineWhileWaitingForReady},
+	{"StreamCreationFails", faultStreamCreationFails},
+	{"StreamAbandoned", faultStreamAbandoned},
+	{"IdleTimeout", faultIdleTimeout},
+	{"StickyTransientFailure", faultStickyTransientFailure},
+	{"ShutdownWithCallsInFlight", faultShutdownWithCallsInFlight},
+	{"ShutdownDeadlineExpires", faultShutdownDeadlineExpires},
+	{"CloseRacingWithCalls", faultCloseRacingWithCalls},
 }
 
 // The server goes away, abruptly or after a GOAWAY, with the connection
@@ -213,7 +203,7 @@ func faultGoAwayWhileIdle(f *fault) {
 // keeps, and the update dials nothing either.
 func faultResolverUpdateWhileIdle(f *fault) {
 	srv := startServer(f.t)
-	*f = fault{t: f.t, policy: f.policy, srv: srv, dials: &dialCounter{}, ctx: testContext(f.t)}
+	f.srv, f.dials, f.ctx = srv, &dialCounter{}, testContext(f.t)
 	r, target, withResolver := manualResolver(f.t, srv.addr)
 	f.conn = f.newConn(target, withResolver)
 	f.connect()
@@ -582,10 +572,10 @@ func faultShutdownWithCallsInFlight(f *fault) {
 		return err != nil
 	})
 	for name, err := range map[string]error{
-		"Echo":  func() error { _, err := f.client.Echo(f.ctx, &echov1.EchoRequest{}); return err }(),
-		"Bidi":  func() error { _, err := f.client.Bidi(f.ctx); return err }(),
-		"Conn":  f.conn.Connect(f.ctx),
-		"Retry": func() error { _, err := f.client.ServerStream(f.ctx, &echov1.ServerStreamRequest{}); return err }(),
+		"Echo":         func() error { _, err := f.client.Echo(f.ctx, &echov1.EchoRequest{}); return err }(),
+		"Bidi":         func() error { _, err := f.client.Bidi(f.ctx); return err }(),
+		"Connect":      f.conn.Connect(f.ctx),
+		"ServerStream": func() error { _, err := f.client.ServerStream(f.ctx, &echov1.ServerStreamRequest{}); return err }(),
 	} {
 		if !isShuttingDown(err) {
 			f.t.Errorf("%s during Shutdown: %v, want ErrShuttingDown", name, err)
