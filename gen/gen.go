@@ -315,8 +315,9 @@ type policy struct {
 
 // policyOf returns a method's call policy: the service's
 // (lazyclient.v1.service_policy), overridden field by field by the method's
-// (lazyclient.v1.method_policy). An invalid timeout is an error naming the
-// file and the service or method that sets it.
+// (lazyclient.v1.method_policy). An invalid timeout, or a policy field this
+// generator does not know, is an error naming the file and the service or
+// method that sets it.
 func policyOf(file *protogen.File, m *protogen.Method) (policy, error) {
 	var p policy
 	for _, level := range []struct {
