@@ -91,12 +91,14 @@ func Generate(plugin *protogen.Plugin, params *Params) error {
 			if err := scopes.declare(out.importPath, file, service, names[i]); err != nil {
 				return err
 			}
+			defaults, err := servicePolicy(file, service)
+			if err != nil {
+				return err
+			}
 			for _, m := range service.Methods {
-				p, err := policyOf(file, m)
-				if err != nil {
+				if names[i].policies[m], err = methodPolicy(file, m, defaults); err != nil {
 					return err
 				}
-				names[i].policies[m] = p
 			}
 		}
 		jobs = append(jobs, job{file, out, names})
@@ -313,36 +315,40 @@ type policy struct {
 	timeout      time.Duration
 }
 
-// policyOf returns a method's call policy: the service's
-// (lazyclient.v1.service_policy), overridden field by field by the method's
-// (lazyclient.v1.method_policy). An invalid timeout, or a policy field this
-// generator does not know, is an error naming the file and the service or
-// method that sets it.
-func policyOf(file *protogen.File, m *protogen.Method) (policy, error) {
+// servicePolicy returns the default call policy of a service's methods, set
+// with (lazyclient.v1.service_policy).
+func servicePolicy(file *protogen.File, service *protogen.Service) (policy, error) {
 	var p policy
-	for _, level := range []struct {
-		kind string
-		name protoreflect.FullName
-		opts proto.Message
-		ext  protoreflect.ExtensionType
-	}{
-		{"service", m.Parent.Desc.FullName(), m.Parent.Desc.Options(), lazyclientv1.E_ServicePolicy},
-		{"method", m.Desc.FullName(), m.Desc.Options(), lazyclientv1.E_MethodPolicy},
-	} {
-		cp, err := callPolicy(level.opts, level.ext)
-		if err != nil {
-			return policy{}, fmt.Errorf("%s: %s %s: option (%s): %v", file.Desc.Path(), level.kind, level.name, level.ext.TypeDescriptor().FullName(), err)
-		}
-		if cp.WaitForReady != nil {
-			p.waitForReady = cp.GetWaitForReady()
-		}
-		if cp.Timeout != nil {
-			if p.timeout, err = timeoutOf(cp.Timeout); err != nil {
-				return policy{}, fmt.Errorf("%s: %s %s: option (%s).timeout %v", file.Desc.Path(), level.kind, level.name, level.ext.TypeDescriptor().FullName(), err)
-			}
+	err := p.override(file, "service", service.Desc.FullName(), service.Desc.Options(), lazyclientv1.E_ServicePolicy)
+	return p, err
+}
+
+// methodPolicy returns a method's call policy: its service's, overridden
+// field by field by (lazyclient.v1.method_policy).
+func methodPolicy(file *protogen.File, m *protogen.Method, service policy) (policy, error) {
+	p := service
+	err := p.override(file, "method", m.Desc.FullName(), m.Desc.Options(), lazyclientv1.E_MethodPolicy)
+	return p, err
+}
+
+// override sets the fields of p that the CallPolicy extension ext sets in
+// the options of the service or method name. An invalid timeout, or a
+// policy field this generator does not know, is an error naming the file
+// and the service or method.
+func (p *policy) override(file *protogen.File, kind string, name protoreflect.FullName, opts proto.Message, ext protoreflect.ExtensionType) error {
+	cp, err := callPolicy(opts, ext)
+	if err != nil {
+		return fmt.Errorf("%s: %s %s: option (%s): %v", file.Desc.Path(), kind, name, ext.TypeDescriptor().FullName(), err)
+	}
+	if cp.WaitForReady != nil {
+		p.waitForReady = cp.GetWaitForReady()
+	}
+	if cp.Timeout != nil {
+		if p.timeout, err = timeoutOf(cp.Timeout); err != nil {
+			return fmt.Errorf("%s: %s %s: option (%s).timeout %v", file.Desc.Path(), kind, name, ext.TypeDescriptor().FullName(), err)
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // callPolicy reads the CallPolicy extension ext from service or method

@@ -247,6 +247,10 @@ message M {}
 		`service S { option (lazyclient.v1.service_policy).timeout = {seconds: 1, nanos: -1}; rpc Call(M) returns (M); }`,
 		"in/0.proto: service bad.v1.S: option (lazyclient.v1.service_policy).timeout {seconds: 1, nanos: -1} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
 	}, {
+		"on a service without methods",
+		`service S { option (lazyclient.v1.service_policy).timeout = {seconds: -2}; }`,
+		"in/0.proto: service bad.v1.S: option (lazyclient.v1.service_policy).timeout -2s is negative: give a positive duration, or zero for no default timeout",
+	}, {
 		"nanos out of range",
 		`service S { rpc Call(M) returns (M) { option (lazyclient.v1.method_policy).timeout = {nanos: 1000000000}; } }`,
 		"in/0.proto: method bad.v1.S.Call: option (lazyclient.v1.method_policy).timeout {seconds: 0, nanos: 1000000000} is not a valid duration: seconds and nanos must have the same sign, and nanos at most 999999999 in magnitude",
