@@ -47,8 +47,8 @@ func (s *scopes) declare(pkg protogen.GoImportPath, file *protogen.File, service
 }
 
 // checkImports reports a package that g imports under a name declared in
-// pkg's scope: Go shares one block between a package's identifiers and every
-// file's imports, and protogen names an import after the last element of its
+// pkg's scope: Go forbids a name in both a file's imports and its package's
+// declarations, and protogen names an import after the last element of its
 // path without knowing the identifiers generated beside it.
 func (s *scopes) checkImports(g *protogen.GeneratedFile, pkg protogen.GoImportPath, file *protogen.File, names []serviceNames) error {
 	scope := s.scope(pkg)
