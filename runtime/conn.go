@@ -152,7 +152,8 @@ func (c *Conn) triggerConnect() {
 }
 
 // Connect starts connecting if the channel is IDLE and waits until it is
-// READY. It fails when ctx ends first, with codes.DeadlineExceeded or
+// READY. Under [RoundRobin] it also wakes the backends that dropped while
+// the channel stayed READY, without waiting for them. It fails when ctx ends first, with codes.DeadlineExceeded or
 // codes.Canceled and an error that errors.Is matches against ctx.Err(), or
 // when the channel reports TRANSIENT_FAILURE, with codes.Unavailable; grpc
 // goes on retrying with backoff in the background either way.
@@ -164,6 +165,11 @@ func (c *Conn) Connect(ctx context.Context) error {
 		s := c.cc.GetState()
 		switch s {
 		case connectivity.Ready:
+			if c.cfg.balancing == RoundRobin {
+				// A backend that dropped while others stayed READY is
+				// IDLE until asked; the channel's Connect asks them all.
+				c.cc.Connect()
+			}
 			return nil
 		case connectivity.Idle:
 			// Also after a spurious wake-up or a drop while waiting.
