@@ -21,18 +21,27 @@ import (
 // every goroutine in the process.
 func TestStress(t *testing.T) {
 	for _, p := range allPolicies {
-		t.Run(p.String(), func(t *testing.T) { stress(t, p) })
+		t.Run(p.String(), func(t *testing.T) { stress(t, p, runtime.PickFirst) })
 	}
+	t.Run("on_demand/round_robin", func(t *testing.T) { stress(t, runtime.OnDemand, runtime.RoundRobin) })
 }
 
-func stress(t *testing.T, policy runtime.Reconnect) {
+func stress(t *testing.T, policy runtime.Reconnect, balancing runtime.Balancing) {
 	checkGoroutines(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	srv := startServer(t)
-	conn := newConn(t, srv.addr, &dialCounter{}, runtime.WithReconnect(policy),
-		runtime.WithReconnectJitter(50*time.Millisecond), runtime.WithIdleTimeout(300*time.Millisecond), fastBackoff())
+	servers := []*testServer{startServer(t)}
+	target := servers[0].addr
+	opts := []runtime.Option{runtime.WithReconnect(policy), runtime.WithLoadBalancing(balancing),
+		runtime.WithReconnectJitter(50 * time.Millisecond), runtime.WithIdleTimeout(300 * time.Millisecond), fastBackoff()}
+	if balancing == runtime.RoundRobin {
+		servers = append(servers, startServer(t))
+		var withResolver runtime.Option
+		_, target, withResolver = manualResolver(t, servers[0].addr, servers[1].addr)
+		opts = append(opts, withResolver)
+	}
+	conn := newConn(t, target, &dialCounter{}, opts...)
 	client := echov1lazy.NewEchoServiceClient(conn)
 
 	const rounds, callsPerRound = 40, 30
@@ -75,6 +84,7 @@ func stress(t *testing.T, policy runtime.Reconnect) {
 			})
 		}
 		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+		srv := servers[rng.IntN(len(servers))]
 		switch rng.IntN(5) {
 		case 0:
 			srv.restart(false)
