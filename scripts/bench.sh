@@ -35,7 +35,7 @@ GOBIN="$bin" go install "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION"
 
 echo "== machine"
 {
-	echo "commit: $(git rev-parse HEAD)$([ -z "$(git status --porcelain)" ] || echo ' with uncommitted changes')"
+	echo "commit: $(git rev-parse HEAD)$([ -z "$(git status --porcelain --untracked-files=no)" ] || echo ' with uncommitted changes')"
 	echo "date: $(date -u +%FT%TZ)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 	echo "cores: $(nproc)"
