@@ -48,12 +48,10 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.GetMessage())
-	fmt.Println("after it:", conn.State(), "with", conn.Active(), "calls in flight")
+	fmt.Println(res.GetMessage(), "with", conn.Active(), "calls in flight after it")
 	// Output:
 	// before the first call: IDLE
-	// hello
-	// after it: READY with 0 calls in flight
+	// hello with 0 calls in flight after it
 }
 
 // Connect connects ahead of the first call, bounded by its context.
