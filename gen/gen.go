@@ -9,6 +9,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -243,7 +244,7 @@ func generateService(g *protogen.GeneratedFile, n serviceNames) {
 	g.P("// Conn when it is IDLE.")
 	if service.Comments.Leading != "" {
 		g.P("//")
-		g.P(strings.TrimSpace(service.Comments.Leading.String()))
+		g.P(comment(service.Comments.Leading))
 	}
 	if serviceDeprecated {
 		g.P("//")
@@ -424,7 +425,7 @@ func kindOf(m *protogen.Method) string {
 func methodComments(g *protogen.GeneratedFile, m *protogen.Method) {
 	deprecated := m.Desc.Options().(*descriptorpb.MethodOptions).GetDeprecated()
 	if m.Comments.Leading != "" {
-		g.P(strings.TrimSpace(m.Comments.Leading.String()))
+		g.P(comment(m.Comments.Leading))
 		if deprecated {
 			g.P("//")
 		}
@@ -478,14 +479,30 @@ func generateMethod(g *protogen.GeneratedFile, n serviceNames, m *protogen.Metho
 
 func leadingComments(g *protogen.GeneratedFile, loc protoreflect.SourceLocation) {
 	for _, s := range loc.LeadingDetachedComments {
-		g.P(protogen.Comments(s))
+		g.P(comment(protogen.Comments(s)))
 		g.P()
 	}
 	if s := loc.LeadingComments; s != "" {
-		g.P(protogen.Comments(s))
+		g.P(comment(protogen.Comments(s)))
 		g.P()
 	}
 }
+
+// comment renders a .proto comment as Go line comments. A line that would
+// read as a compiler directive (//go:generate, //line, cgo's //export) gets a
+// space after the slashes, so that a comment cannot change how the
+// generated file is built.
+func comment(c protogen.Comments) string {
+	lines := strings.Split(strings.TrimSpace(c.String()), "\n")
+	for i, line := range lines {
+		if directive.MatchString(line) {
+			lines[i] = "// " + strings.TrimPrefix(line, "//")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+var directive = regexp.MustCompile(`^//(go:|line |export |extern |[a-z0-9]+:[a-z0-9])`)
 
 const deprecationComment = "// Deprecated: Do not use."
 

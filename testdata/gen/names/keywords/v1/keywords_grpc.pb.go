@@ -38,6 +38,11 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type FuncClient interface {
+	// type's comment holds lines that Go would read as directives:
+	//
+	//go:generate echo this must stay a comment
+//line keywords.proto:1
+	//export type
 	Type(ctx context.Context, in *Struct, opts ...grpc.CallOption) (*Interface, error)
 	Go(ctx context.Context, in *Struct, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Interface], error)
 	Select(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Struct, Interface], error)
@@ -177,6 +182,11 @@ func (c *funcClient) String(ctx context.Context, in *Struct, opts ...grpc.CallOp
 // All implementations must embed UnimplementedFuncServer
 // for forward compatibility.
 type FuncServer interface {
+	// type's comment holds lines that Go would read as directives:
+	//
+	//go:generate echo this must stay a comment
+//line keywords.proto:1
+	//export type
 	Type(context.Context, *Struct) (*Interface, error)
 	Go(*Struct, grpc.ServerStreamingServer[Interface]) error
 	Select(grpc.ClientStreamingServer[Struct, Interface]) error

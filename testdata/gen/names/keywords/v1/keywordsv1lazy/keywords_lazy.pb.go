@@ -70,6 +70,10 @@ var (
 // Its calls are counted by the runtime.Conn they go through, and connect the
 // Conn when it is IDLE.
 type FuncClient interface {
+	// type's comment holds lines that Go would read as directives:
+	// go:generate echo this must stay a comment
+	// line keywords.proto:1
+	// export type
 	Type(ctx context.Context, in *v1.Struct, opts ...grpc.CallOption) (*v1.Interface, error)
 	Go(ctx context.Context, in *v1.Struct, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.Interface], error)
 	Select(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[v1.Struct, v1.Interface], error)
