@@ -72,7 +72,7 @@ func NewConn(target string, opts ...Option) (*Conn, error) {
 		return nil, err
 	}
 	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if sc := cfg.balancing.serviceConfig(cfg.reconnect); sc != "" {
+	if sc := cfg.balancing.serviceConfig(&cfg); sc != "" {
 		dialOpts = append(dialOpts, grpc.WithDefaultServiceConfig(sc))
 	}
 	dialOpts = append(dialOpts, cfg.dialOptions...)

@@ -23,7 +23,9 @@ func TestStress(t *testing.T) {
 	for _, p := range allPolicies {
 		t.Run(p.String(), func(t *testing.T) { stress(t, p, runtime.PickFirst) })
 	}
-	t.Run("on_demand/round_robin", func(t *testing.T) { stress(t, runtime.OnDemand, runtime.RoundRobin) })
+	for _, p := range []runtime.Reconnect{runtime.OnDemand, runtime.Eager} {
+		t.Run(p.String()+"/round_robin", func(t *testing.T) { stress(t, p, runtime.RoundRobin) })
+	}
 }
 
 func stress(t *testing.T, policy runtime.Reconnect, balancing runtime.Balancing) {
