@@ -11,9 +11,9 @@ import (
 
 	"github.com/bufbuild/protocompile"
 	"github.com/lazyclient/lazyclient/gen"
+	"github.com/lazyclient/lazyclient/internal/pluginreq"
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
@@ -45,22 +45,11 @@ func compileRequest(t testing.TB, resolver protocompile.Resolver, parameter stri
 	if err != nil {
 		t.Fatalf("compile %v: %v", names, err)
 	}
-	req := &pluginpb.CodeGeneratorRequest{FileToGenerate: names, Parameter: proto.String(parameter)}
-	seen := map[string]bool{}
-	var add func(protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := 0; i < fd.Imports().Len(); i++ {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
+	fds := make([]protoreflect.FileDescriptor, len(files))
+	for i, f := range files {
+		fds[i] = f
 	}
-	for _, f := range files {
-		add(f)
-	}
+	req := pluginreq.New(parameter, fds...)
 	wire, err := proto.Marshal(req)
 	if err != nil {
 		t.Fatal(err)

@@ -13,9 +13,8 @@ import (
 	"path/filepath"
 
 	"github.com/lazyclient/lazyclient/gen"
+	"github.com/lazyclient/lazyclient/internal/pluginreq"
 	"google.golang.org/protobuf/compiler/protogen"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/pluginpb"
@@ -62,28 +61,15 @@ func run(out, param string, files []string) error {
 	return nil
 }
 
-// request builds a CodeGeneratorRequest for files from the global registry,
-// with every file they import, dependencies first.
+// request builds a CodeGeneratorRequest for files from the global registry.
 func request(param string, files []string) (*pluginpb.CodeGeneratorRequest, error) {
-	req := &pluginpb.CodeGeneratorRequest{FileToGenerate: files, Parameter: proto.String(param)}
-	seen := map[string]bool{}
-	var add func(protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := range fd.Imports().Len() {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
-	}
-	for _, name := range files {
+	fds := make([]protoreflect.FileDescriptor, len(files))
+	for i, name := range files {
 		fd, err := protoregistry.GlobalFiles.FindFileByPath(name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (is its Go package imported by descgen?)", name, err)
 		}
-		add(fd)
+		fds[i] = fd
 	}
-	return req, nil
+	return pluginreq.New(param, fds...), nil
 }
