@@ -49,6 +49,9 @@ func (b Balancing) String() string {
 // lazy round_robin balancer with grpc, for use in service configs:
 //
 //	{"loadBalancingConfig": [{"lazyclient_round_robin": {}}]}
+//
+// With {"eagerJitter": "2s"} as its config it re-dials each backend that
+// drops after a random delay of up to that bound, as under [Eager].
 const RoundRobinBalancerName = "lazyclient_round_robin"
 
 func init() {
@@ -79,7 +82,7 @@ type lbConfig struct {
 
 // lazyRoundRobinBuilder builds grpc's round_robin — endpointsharding over
 // pick_first children — with auto-reconnect turned off, and wakes IDLE
-// children when a call is picked.
+// children when a call is picked or, with eagerJitter, after a random delay.
 type lazyRoundRobinBuilder struct{}
 
 func (lazyRoundRobinBuilder) Name() string { return RoundRobinBalancerName }
