@@ -10,8 +10,8 @@ import (
 	"github.com/lazyclient/lazyclient/runtime"
 	echov1 "github.com/lazyclient/lazyclient/testdata/gen/echo/v1"
 	"github.com/lazyclient/lazyclient/testdata/gen/echo/v1/echov1lazy"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // The call benchmarks run every kind of call through both stubs on the same
@@ -81,8 +81,17 @@ func BenchmarkBidi(b *testing.B) {
 func BenchmarkUnaryStubOnly(b *testing.B) {
 	ep := serveEcho(b, transportBufconn)
 	ep.dialOptions = append(ep.dialOptions, grpc.WithUnaryInterceptor(skipTransport))
+	// The lazy stub again with its metrics recorded by the OpenTelemetry
+	// SDK, for what WithMeterProvider adds to a call.
+	metered, err := runtime.NewConn(ep.target, runtime.WithDialOptions(ep.clientDialOptions()...),
+		runtime.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))))
+	if err != nil {
+		b.Fatalf("runtime.NewConn: %v", err)
+	}
+	b.Cleanup(func() { metered.Close() })
+	stubs := append(newStubs(b, ep), stub{name: "lazy_metrics", client: echov1lazy.NewEchoServiceClient(metered)})
 	req := &echov1.EchoRequest{Message: "hello"}
-	for _, stub := range newStubs(b, ep) {
+	for _, stub := range stubs {
 		b.Run("calls=seq/stub="+stub.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -157,7 +166,7 @@ type stub struct {
 // before any benchmark's timer starts.
 func newStubs(b *testing.B, ep endpoint) []stub {
 	b.Helper()
-	dialOptions := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, ep.dialOptions...)
+	dialOptions := ep.clientDialOptions()
 	cc, err := grpc.NewClient(ep.target, dialOptions...)
 	if err != nil {
 		b.Fatalf("grpc.NewClient: %v", err)

@@ -8,6 +8,7 @@ import (
 
 	echov1 "github.com/lazyclient/lazyclient/testdata/gen/echo/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 )
 
@@ -70,6 +71,12 @@ const (
 type endpoint struct {
 	target      string
 	dialOptions []grpc.DialOption
+}
+
+// clientDialOptions are the options a client needs to reach ep: an insecure
+// transport, then ep's own.
+func (ep endpoint) clientDialOptions() []grpc.DialOption {
+	return append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, ep.dialOptions...)
 }
 
 // serveEcho starts an EchoService server on transport and stops it when tb
