@@ -153,10 +153,12 @@ func (c *Conn) triggerConnect() {
 
 // Connect starts connecting if the channel is IDLE and waits until it is
 // READY. Under [RoundRobin] it also wakes the backends that dropped while
-// the channel stayed READY, without waiting for them. It fails when ctx ends first, with codes.DeadlineExceeded or
-// codes.Canceled and an error that errors.Is matches against ctx.Err(), or
-// when the channel reports TRANSIENT_FAILURE, with codes.Unavailable; grpc
-// goes on retrying with backoff in the background either way.
+// the channel stayed READY, without waiting for them. It fails when ctx ends
+// first, with codes.DeadlineExceeded or codes.Canceled and an error that
+// errors.Is matches against ctx.Err(), or when the channel reports
+// TRANSIENT_FAILURE, with codes.Unavailable; grpc goes on retrying with
+// backoff in the background either way. After Shutdown or Close it returns
+// [ErrShuttingDown] or [ErrClosed].
 func (c *Conn) Connect(ctx context.Context) error {
 	if c.tracker.draining() {
 		return c.refusal()
@@ -201,10 +203,14 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	select {
 	case <-drained:
 	case <-ctx.Done():
-		n := c.Active()
-		err = contextError(ctx, fmt.Sprintf("lazyclient: shutdown of %q: %d calls still in flight", c.target, n))
-		c.logger().LogAttrs(context.Background(), slog.LevelWarn, "lazyclient: shutdown cut short",
-			slog.String("target", c.target), slog.Int("active", n), slog.String("error", ctx.Err().Error()))
+		select {
+		case <-drained: // both at once: the drain is over, so it won
+		default:
+			n := c.Active()
+			err = contextError(ctx, fmt.Sprintf("lazyclient: shutdown of %q: %d calls still in flight", c.target, n))
+			c.logger().LogAttrs(context.Background(), slog.LevelWarn, "lazyclient: shutdown cut short",
+				slog.String("target", c.target), slog.Int("active", n), slog.String("error", ctx.Err().Error()))
+		}
 	}
 	if cerr := c.Close(); err == nil {
 		err = cerr

@@ -62,7 +62,11 @@ func (f *fault) connect() {
 // waitForDrop waits until the Conn has seen drops connections drop.
 func (f *fault) waitForDrop(drops uint64) {
 	f.t.Helper()
-	waitUntil(f.t, "the drop is seen", func() bool { return f.conn.Stats().Drops == drops })
+	for deadline := time.Now().Add(10 * time.Second); f.conn.Stats().Drops != drops; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("waited 10s for drop %d; Stats = %+v, dials %d", drops, f.conn.Stats(), f.dials.count())
+		}
+	}
 }
 
 // redials reports whether the policy re-dials after a drop: WhileActive when

@@ -54,6 +54,7 @@ const (
 	causeDrop        = "connection lost"
 	causeIdleTimeout = "idle timeout"
 	causeClose       = "close"
+	causeUnseen      = "unseen" // a state the watcher inferred, too brief to see
 )
 
 // connState is what the watcher knows of the channel; Conn.mu guards it.
@@ -78,8 +79,13 @@ func (c *Conn) requestConnect(cause string) {
 
 // watch follows the channel's state until ctx ends. It is the only writer of
 // connState.current, so transitions are seen, counted and acted on in order.
-// A wake-up with no visible change still re-arms the connect trigger: the
-// channel may have gone IDLE and back in between.
+//
+// It samples the state, so it may miss one that lasts less than its own
+// wake-up: a READY between CONNECTING and IDLE, or a whole cycle. grpc wakes
+// it only on a change, so a wake-up that finds the state it left means the
+// state went away and came back; the most likely state in between is
+// recorded, so that a connection that came and went unseen is still counted
+// and still reaches the reconnect policy.
 func (c *Conn) watch(ctx context.Context) {
 	defer close(c.watchDone)
 	seen := connectivity.Idle
@@ -87,11 +93,24 @@ func (c *Conn) watch(ctx context.Context) {
 		s := c.cc.GetState()
 		c.needConnect.Store(s == connectivity.Idle)
 		if s == seen {
-			continue
+			c.recordTransition(unseenBetween(s), causeUnseen)
 		}
 		c.recordTransition(s, "")
 		seen = s
 	}
+}
+
+// unseenBetween is the state the channel most likely passed through when it
+// left s and came back to it unseen: a connection attempt from IDLE, a
+// drop from READY, a connection otherwise.
+func unseenBetween(s connectivity.State) connectivity.State {
+	switch s {
+	case connectivity.Idle:
+		return connectivity.Connecting
+	case connectivity.Ready:
+		return connectivity.Idle
+	}
+	return connectivity.Ready
 }
 
 // recordTransition counts, logs and applies the reconnect policy to the
@@ -117,8 +136,12 @@ func (c *Conn) recordTransition(s connectivity.State, cause string) {
 	if s == connectivity.Ready {
 		c.callLost.Store(false)
 	}
+	// A READY that left, or a CONNECTING that fell back to IDLE, is a lost
+	// connection: pick_first reports IDLE from CONNECTING when a transport
+	// fails before it is reported READY, and the watcher may miss a READY.
 	var dropped bool
-	if from == connectivity.Ready && s != connectivity.Shutdown {
+	if (from == connectivity.Ready && s != connectivity.Shutdown) ||
+		(from == connectivity.Connecting && s == connectivity.Idle) {
 		if c.idleTimedOut(s) {
 			cause = causeIdleTimeout
 		} else {

@@ -281,3 +281,17 @@ func TestShutdownTwiceThenClose(t *testing.T) {
 		t.Errorf("call after Shutdown and Close: %v, want ErrShuttingDown", err)
 	}
 }
+
+// With nothing in flight the drain is over at once, even if Shutdown's
+// context has ended too.
+func TestShutdownWithNothingInFlightIgnoresAnEndedContext(t *testing.T) {
+	t.Parallel()
+	conn := newConn(t, startServer(t).addr, &dialCounter{})
+	ctx, cancel := context.WithCancel(testContext(t))
+	cancel()
+	for range 20 {
+		if err := conn.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown with nothing in flight and an ended context = %v, want nil", err)
+		}
+	}
+}
