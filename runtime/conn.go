@@ -145,8 +145,13 @@ func (c *Conn) State() connectivity.State { return c.cc.GetState() }
 // triggerConnect asks for a connection if the channel was last seen IDLE.
 // grpc's pick_first would also connect when the call is picked; asking
 // before dispatch makes the trigger independent of the balancer.
-func (c *Conn) triggerConnect() {
-	if c.needConnect.Load() && c.needConnect.CompareAndSwap(true, false) {
+//
+// A call whose context has already ended does not connect: grpc would leave
+// idle mode, or wake pick_first, for it before noticing the context — a dial
+// nobody needs. The context is looked at only when the channel is IDLE, off
+// the hot path.
+func (c *Conn) triggerConnect(ctx context.Context) {
+	if c.needConnect.Load() && ctx.Err() == nil && c.needConnect.CompareAndSwap(true, false) {
 		c.requestConnect(causeCall)
 	}
 }

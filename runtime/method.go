@@ -144,9 +144,8 @@ func (m *Method) withTimeout(ctx context.Context) (context.Context, context.Canc
 // begin registers a call and makes sure the connection is on its way. It
 // fails with codes.Unavailable once the Conn is shutting down or closed; the
 // call is then not registered. A call whose context has already ended is
-// registered but does not connect: grpc would leave idle mode, or wake
-// pick_first, for it before noticing the context — a dial nobody needs. Its
-// caller then ends it without dispatching it (see notDispatched).
+// registered but does not connect; its caller ends it without dispatching
+// it (see notDispatched).
 func (m *Method) begin(ctx context.Context) error {
 	c := m.conn
 	if !c.tracker.begin() {
@@ -157,9 +156,7 @@ func (m *Method) begin(ctx context.Context) error {
 	if c.metrics != nil {
 		c.metrics.activeCalls.Add(ctx, 1, m.metricAttrs)
 	}
-	if ctx.Err() == nil {
-		c.triggerConnect()
-	}
+	c.triggerConnect(ctx)
 	return nil
 }
 

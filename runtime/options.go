@@ -60,8 +60,10 @@ func WithLoadBalancing(b Balancing) Option {
 }
 
 // WithReconnectJitter bounds the random delay before the [Eager] policy
-// re-dials, so that many clients do not dial in step after a server restart.
-// The default is [DefaultReconnectJitter]; 0 re-dials at once.
+// re-dials — the channel, or under [RoundRobin] each backend that dropped —
+// so that many clients do not dial in step after a server restart. The delay
+// is uniform in [0, max). The default is [DefaultReconnectJitter]; 0
+// re-dials at once.
 func WithReconnectJitter(max time.Duration) Option {
 	return func(c *config) { c.jitter = max }
 }
