@@ -51,7 +51,7 @@ func newMetrics(mp metric.MeterProvider, target string) (*metrics, error) {
 		return nil, err
 	}
 	if m.drops, err = meter.Int64Counter(MetricDrops,
-		metric.WithDescription("READY connections lost for any reason but the idle timeout and Close."),
+		metric.WithDescription("Connections lost, for any reason but the idle timeout and Close."),
 		metric.WithUnit("{drop}")); err != nil {
 		return nil, err
 	}

@@ -27,9 +27,10 @@ type Stats struct {
 	// TRANSIENT_FAILURE. Retries that grpc makes while it stays in
 	// TRANSIENT_FAILURE are not visible here.
 	Dials uint64
-	// Drops counts READY connections lost for any reason but the idle
-	// timeout and Close. Under round_robin that is the channel as a whole:
-	// a backend lost while others stay READY is not counted.
+	// Drops counts connections lost — the channel leaving READY, or falling
+	// back from CONNECTING to IDLE — for any reason but the idle timeout and
+	// Close. Under round_robin that is the channel as a whole: a backend
+	// lost while others stay READY is not counted.
 	Drops uint64
 }
 
