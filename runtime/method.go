@@ -65,14 +65,16 @@ func (i Idempotency) String() string {
 type MethodDesc struct {
 	// FullMethod is the method's name on the wire: "/package.Service/Method".
 	FullMethod string
-	Kind       Kind
+	// Kind is how the method streams.
+	Kind Kind
 	// WaitForReady makes calls wait for a READY connection instead of
 	// failing fast while the channel is in TRANSIENT_FAILURE. A
 	// grpc.WaitForReady option given by the caller wins.
 	WaitForReady bool
 	// Timeout, when positive, bounds calls whose context has no earlier
 	// deadline.
-	Timeout     time.Duration
+	Timeout time.Duration
+	// Idempotency is the method's idempotency_level option.
 	Idempotency Idempotency
 	// Deprecated reports whether the .proto marks the method deprecated.
 	Deprecated bool
