@@ -302,7 +302,8 @@ func newConn(t testing.TB, addr string, d *dialCounter, opts ...runtime.Option) 
 	return conn
 }
 
-// waitForState waits until conn reports want, failing the test after 10s.
+// waitForState waits until conn reports want and has seen it itself,
+// failing the test after 10s.
 func waitForState(t testing.TB, conn *runtime.Conn, want connectivity.State) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -312,6 +313,10 @@ func waitForState(t testing.TB, conn *runtime.Conn, want connectivity.State) {
 			t.Fatalf("state is %v after 10s, want %v", s, want)
 		}
 	}
+	// The Conn sees states through a goroutine that a loaded machine may
+	// run late; a fault injected before it has seen this state would be
+	// lost to the Conn's counters and policy, not only to the test.
+	waitUntil(t, "the Conn has seen "+want.String(), func() bool { return conn.Stats().State == want })
 }
 
 // waitUntil polls cond until it holds, failing the test after 10s.
