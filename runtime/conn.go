@@ -283,7 +283,7 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 	case desc.ClientStreams:
 		kind = ClientStreaming
 	}
-	return c.methodByName(method, kind).newStream(ctx, opts)
+	return c.methodByName(method, kind).newStream(ctx, new(streamCall), opts)
 }
 
 func (c *Conn) methodByName(name string, kind Kind) *Method {

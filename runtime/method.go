@@ -71,12 +71,13 @@ type MethodDesc struct {
 	// failing fast while the channel is in TRANSIENT_FAILURE. A
 	// grpc.WaitForReady option given by the caller wins.
 	WaitForReady bool
-	// Timeout, when positive, bounds calls whose context has no earlier
-	// deadline.
+	// Timeout, when positive, is the deadline of calls whose context has
+	// none. A deadline the caller sets wins, sooner or later.
 	Timeout time.Duration
 	// Idempotency is the method's idempotency_level option.
 	Idempotency Idempotency
-	// Deprecated reports whether the .proto marks the method deprecated.
+	// Deprecated reports whether the .proto marks the method, or its
+	// service, deprecated.
 	Deprecated bool
 }
 
@@ -90,9 +91,11 @@ type Method struct {
 	// callOptions lead every call's options, so that the caller's come last
 	// and win.
 	callOptions []grpc.CallOption
-	active      atomic.Int64
-	started     atomic.Uint64
-	metricAttrs metric.AddOption
+	active  atomic.Int64
+	started atomic.Uint64
+	// metricOptions is built once, so that passing it to Add does not
+	// allocate a variadic slice on every call.
+	metricOptions []metric.AddOption
 }
 
 func newMethod(c *Conn, d *MethodDesc) *Method {
@@ -109,7 +112,7 @@ func newMethod(c *Conn, d *MethodDesc) *Method {
 		callOptions: []grpc.CallOption{grpc.StaticMethod()},
 	}
 	if c.metrics != nil {
-		m.metricAttrs = c.metrics.methodAttrs(d)
+		m.metricOptions = []metric.AddOption{c.metrics.methodAttrs(d)}
 	}
 	if d.WaitForReady {
 		m.callOptions = append(m.callOptions, grpc.WaitForReady(true))
@@ -124,20 +127,25 @@ func (m *Method) Desc() MethodDesc { return m.desc }
 func (m *Method) Active() int { return int(m.active.Load()) }
 
 // options returns the options for one call: the method's, then the caller's.
+// The method's are shared by every call, so they are handed out with no
+// spare capacity: whoever appends to them gets a copy.
 func (m *Method) options(opts []grpc.CallOption) []grpc.CallOption {
+	own := m.callOptions[:len(m.callOptions):len(m.callOptions)]
 	if len(opts) == 0 {
-		return m.callOptions
+		return own
 	}
-	return append(m.callOptions[:len(m.callOptions):len(m.callOptions)], opts...)
+	return append(own, opts...)
 }
 
-// withTimeout applies the method's default timeout unless ctx already ends
-// sooner. The returned cancel is nil when ctx is returned unchanged.
+// withTimeout applies the method's default timeout to a context that has no
+// deadline. A deadline the caller set wins, sooner or later than the
+// default: the .proto declares a default, not a limit. The returned cancel
+// is nil when ctx is returned unchanged.
 func (m *Method) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if m.desc.Timeout <= 0 {
 		return ctx, nil
 	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= m.desc.Timeout {
+	if _, ok := ctx.Deadline(); ok {
 		return ctx, nil
 	}
 	return context.WithTimeout(ctx, m.desc.Timeout)
@@ -156,7 +164,7 @@ func (m *Method) begin(ctx context.Context) error {
 	m.active.Add(1)
 	m.started.Add(1)
 	if c.metrics != nil {
-		c.metrics.activeCalls.Add(ctx, 1, m.metricAttrs)
+		c.metrics.activeCalls.Add(ctx, 1, m.metricOptions...)
 	}
 	c.triggerConnect(ctx)
 	return nil
@@ -180,7 +188,7 @@ func (m *Method) end(err error) {
 		c.callLost.Store(true)
 	}
 	if c.metrics != nil {
-		c.metrics.activeCalls.Add(context.Background(), -1, m.metricAttrs)
+		c.metrics.activeCalls.Add(context.Background(), -1, m.metricOptions...)
 	}
 	m.active.Add(-1)
 	c.tracker.end()
@@ -202,14 +210,16 @@ func (m *Method) invoke(ctx context.Context, in, out any, opts []grpc.CallOption
 	return m.conn.cc.Invoke(ctx, m.desc.FullMethod, in, out, m.options(opts)...)
 }
 
-// newStream opens a streaming call. The stream is deregistered when grpc
-// finishes it: on the error RecvMsg returns (io.EOF included), when its
-// context ends, or when it fails to open.
-func (m *Method) newStream(ctx context.Context, opts []grpc.CallOption) (grpc.ClientStream, error) {
+// newStream opens a streaming call, registered as call, which the caller
+// allocates with whatever holds the stream so that both cost one
+// allocation. The call is deregistered when grpc finishes it: on the error
+// RecvMsg returns (io.EOF included), when its context ends, or when it
+// fails to open.
+func (m *Method) newStream(ctx context.Context, call *streamCall, opts []grpc.CallOption) (grpc.ClientStream, error) {
 	if err := m.begin(ctx); err != nil {
 		return nil, err
 	}
-	call := &streamCall{method: m}
+	call.method = m
 	if err := m.notDispatched(ctx); err != nil {
 		call.finish(err)
 		return nil, err

@@ -179,8 +179,7 @@ func (c *Conn) idleTimedOut(s connectivity.State) bool {
 	if s != connectivity.Idle || d == 0 || c.tracker.inFlight() > 0 {
 		return false
 	}
-	idleFor := time.Duration(time.Now().UnixNano() - c.tracker.idleSince.Load())
-	return idleFor >= d-min(d/10, idleSlack)
+	return c.tracker.idleFor() >= d-min(d/10, idleSlack)
 }
 
 // idleSlack caps the slack of idleTimedOut.

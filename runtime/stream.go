@@ -36,21 +36,39 @@ func Invoke[Req, Res any](ctx context.Context, m *Method, in *Req, opts ...grpc.
 	return out, nil
 }
 
+// clientStream is the stream the generated stubs return: grpc's generic
+// stream with the call's registration beside it, in one allocation.
+type clientStream[Req, Res any] struct {
+	grpc.GenericClientStream[Req, Res]
+	call streamCall
+}
+
+// openStream opens a streaming call of m. On error it returns a nil pointer,
+// which callers must not return as a (non-nil) interface.
+func openStream[Req, Res any](ctx context.Context, m *Method, opts []grpc.CallOption) (*clientStream[Req, Res], error) {
+	x := new(clientStream[Req, Res])
+	s, err := m.newStream(ctx, &x.call, opts)
+	if err != nil {
+		return nil, err
+	}
+	x.ClientStream = s
+	return x, nil
+}
+
 // NewServerStream opens a server-streaming call of m and sends its request.
 //
 // If the request cannot be sent, the call's final status is read and
 // returned, so the call is over when NewServerStream returns an error.
 func NewServerStream[Req, Res any](ctx context.Context, m *Method, in *Req, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Res], error) {
-	s, err := m.newStream(ctx, opts)
+	x, err := openStream[Req, Res](ctx, m, opts)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[Req, Res]{ClientStream: s}
 	if err := x.SendMsg(in); err != nil {
-		return nil, finishAfterSendError(x, err)
+		return nil, finishAfterSendError(&x.GenericClientStream, err)
 	}
 	if err := x.CloseSend(); err != nil {
-		return nil, finishAfterSendError(x, err)
+		return nil, finishAfterSendError(&x.GenericClientStream, err)
 	}
 	return x, nil
 }
@@ -71,18 +89,18 @@ func finishAfterSendError[Req, Res any](x *grpc.GenericClientStream[Req, Res], s
 
 // NewClientStream opens a client-streaming call of m.
 func NewClientStream[Req, Res any](ctx context.Context, m *Method, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Req, Res], error) {
-	s, err := m.newStream(ctx, opts)
+	x, err := openStream[Req, Res](ctx, m, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &grpc.GenericClientStream[Req, Res]{ClientStream: s}, nil
+	return x, nil
 }
 
 // NewBidiStream opens a bidirectional-streaming call of m.
 func NewBidiStream[Req, Res any](ctx context.Context, m *Method, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Req, Res], error) {
-	s, err := m.newStream(ctx, opts)
+	x, err := openStream[Req, Res](ctx, m, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &grpc.GenericClientStream[Req, Res]{ClientStream: s}, nil
+	return x, nil
 }

@@ -21,8 +21,13 @@ import (
 // makes "no new call after drain" and "drained when the last call ends" one
 // atomic step, with no window for a call to slip in between.
 type tracker struct {
-	active    atomic.Int64
-	idleSince atomic.Int64 // UnixNano of the last time active fell to 0
+	active atomic.Int64
+	// idleSince is when active last fell to 0, in nanoseconds since origin
+	// on the monotonic clock: one clock read where time.Now takes two, and a
+	// step of the wall clock cannot make an idle Conn look busy or a busy one
+	// idle.
+	idleSince atomic.Int64
+	origin    time.Time
 	drained   chan struct{}
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -31,9 +36,7 @@ type tracker struct {
 const drainOffset = -1 << 40
 
 func newTracker() *tracker {
-	t := &tracker{drained: make(chan struct{})}
-	t.idleSince.Store(time.Now().UnixNano())
-	return t
+	return &tracker{drained: make(chan struct{}), origin: time.Now()}
 }
 
 // begin registers a call. It returns false once drain has begun, and the call
@@ -50,7 +53,7 @@ func (t *tracker) begin() bool {
 func (t *tracker) end() {
 	switch t.active.Add(-1) {
 	case 0:
-		t.idleSince.Store(time.Now().UnixNano())
+		t.idleSince.Store(int64(time.Since(t.origin)))
 	case drainOffset:
 		t.closeDrained()
 	}
@@ -77,6 +80,12 @@ func (t *tracker) inFlight() int {
 		n -= drainOffset
 	}
 	return int(n)
+}
+
+// idleFor is how long ago the count last fell to 0, or the tracker's age if
+// it never has.
+func (t *tracker) idleFor() time.Duration {
+	return time.Since(t.origin) - time.Duration(t.idleSince.Load())
 }
 
 // draining reports whether drain has begun.

@@ -64,8 +64,9 @@ type CallPolicy struct {
 	// failing at once while the channel is in TRANSIENT_FAILURE (grpc's
 	// WaitForReady call option). Unset inherits the service's setting.
 	WaitForReady *bool `protobuf:"varint,1,opt,name=wait_for_ready,json=waitForReady,proto3,oneof" json:"wait_for_ready,omitempty"`
-	// timeout bounds calls whose context has no earlier deadline. Zero means
-	// no default timeout, which a method may set to lift its service's.
+	// timeout is the deadline of calls whose context has none; a deadline the
+	// caller sets wins, sooner or later. Zero means no default timeout, which
+	// a method may set to lift its service's.
 	// Unset inherits the service's setting. Negative or invalid durations are
 	// rejected when the stubs are generated.
 	Timeout       *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
