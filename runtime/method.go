@@ -91,8 +91,8 @@ type Method struct {
 	// callOptions lead every call's options, so that the caller's come last
 	// and win.
 	callOptions []grpc.CallOption
-	active  atomic.Int64
-	started atomic.Uint64
+	active      atomic.Int64
+	started     atomic.Uint64
 	// metricOptions is built once, so that passing it to Add does not
 	// allocate a variadic slice on every call.
 	metricOptions []metric.AddOption
