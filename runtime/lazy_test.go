@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lazyclient/lazyclient/runtime"
 	echov1 "github.com/lazyclient/lazyclient/testdata/gen/echo/v1"
 	"github.com/lazyclient/lazyclient/testdata/gen/echo/v1/echov1lazy"
 	"google.golang.org/grpc"
@@ -192,6 +193,19 @@ func TestStreamCreationFailureDeregisters(t *testing.T) {
 	}
 }
 
+// dropAfterACall connects conn with a call, then stops the server, waits
+// until the Conn has seen the drop, and starts the server again.
+func dropAfterACall(t *testing.T, srv *testServer, conn *runtime.Conn, client echov1lazy.EchoServiceClient) {
+	t.Helper()
+	if _, err := client.Echo(testContext(t), &echov1.EchoRequest{}); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	waitForState(t, conn, connectivity.Ready)
+	srv.stop()
+	waitForState(t, conn, connectivity.Idle)
+	srv.start()
+}
+
 func TestA62NoDialAfterDropUntilACall(t *testing.T) {
 	srv := startServer(t)
 	var dials dialCounter
@@ -199,13 +213,7 @@ func TestA62NoDialAfterDropUntilACall(t *testing.T) {
 	client := echov1lazy.NewEchoServiceClient(conn)
 	ctx := testContext(t)
 
-	if _, err := client.Echo(ctx, &echov1.EchoRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	waitForState(t, conn, connectivity.Ready)
-	srv.stop()
-	waitForState(t, conn, connectivity.Idle)
-	srv.start()
+	dropAfterACall(t, srv, conn, client)
 	holdsFor(t, 1500*time.Millisecond, "IDLE with the first dial and accept only", func() bool {
 		return conn.State() == connectivity.Idle && dials.count() == 1 && srv.accepts.Load() == 1
 	})
@@ -228,12 +236,7 @@ func TestBurstAfterIdleDropSharesOneDial(t *testing.T) {
 	client := echov1lazy.NewEchoServiceClient(conn)
 	ctx := testContext(t)
 
-	if _, err := client.Echo(ctx, &echov1.EchoRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.stop()
-	waitForState(t, conn, connectivity.Idle)
-	srv.start()
+	dropAfterACall(t, srv, conn, client)
 
 	const burst = 200
 	var wg sync.WaitGroup
