@@ -55,7 +55,6 @@ type Conn struct {
 	closeOnce    sync.Once
 	closeErr     error
 	stopWatch    context.CancelFunc
-	watchDone    chan struct{}
 }
 
 // NewConn returns a Conn for target, in grpc's target syntax. It does no I/O:
@@ -86,7 +85,6 @@ func NewConn(target string, opts ...Option) (*Conn, error) {
 		target:    target,
 		cfg:       cfg,
 		tracker:   newTracker(),
-		watchDone: make(chan struct{}),
 	}
 	if cfg.meterProvider != nil {
 		if c.metrics, err = newMetrics(cfg.meterProvider, target); err != nil {
@@ -230,8 +228,10 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.tracker.drain()
+		// Close does not wait for the watcher: a log handler that the
+		// watcher is calling may be what called Close. What the watcher
+		// records after this is dropped, since SHUTDOWN is final.
 		c.stopWatch()
-		<-c.watchDone
 		c.stopPolicy()
 		c.closeErr = c.cc.Close()
 		c.recordTransition(connectivity.Shutdown, causeClose)

@@ -194,6 +194,9 @@ func (m *Method) end(err error) {
 	c.tracker.end()
 }
 
+// errPanicked ends the registration of a stream whose opening panicked.
+var errPanicked = status.Error(codes.Internal, "lazyclient: panic while opening the stream")
+
 // invoke makes a unary call.
 func (m *Method) invoke(ctx context.Context, in, out any, opts []grpc.CallOption) (err error) {
 	if err := m.begin(ctx); err != nil {
@@ -226,7 +229,16 @@ func (m *Method) newStream(ctx context.Context, call *streamCall, opts []grpc.Ca
 	}
 	ctx, call.cancel = m.withTimeout(ctx)
 	opts = append(m.options(opts), grpc.OnFinish(call.finish))
+	// An interceptor or codec that panics must not leave the call counted
+	// forever; the panic goes on unchanged.
+	opened := false
+	defer func() {
+		if !opened {
+			call.finish(errPanicked)
+		}
+	}()
 	s, err := m.conn.cc.NewStream(ctx, &m.streamDesc, m.desc.FullMethod, opts...)
+	opened = true
 	if err != nil {
 		// grpc has already finished the call if it got far enough to
 		// start it; an interceptor that failed first has not. finish

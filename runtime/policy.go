@@ -68,7 +68,12 @@ type connState struct {
 }
 
 // requestConnect asks grpc to connect and remembers why, for the log.
+//
+// It also restarts the idle clock: grpc restarts its idle timer when it
+// leaves idle mode, and a Conn kept busy by Connect alone would otherwise
+// look idle for longer than it has been.
 func (c *Conn) requestConnect(cause string) {
+	c.tracker.restartIdleClock()
 	c.mu.Lock()
 	if c.state.cause == "" {
 		c.state.cause = cause
@@ -87,7 +92,6 @@ func (c *Conn) requestConnect(cause string) {
 // recorded, so that a connection that came and went unseen is still counted
 // and still reaches the reconnect policy.
 func (c *Conn) watch(ctx context.Context) {
-	defer close(c.watchDone)
 	seen := connectivity.Idle
 	for c.cc.WaitForStateChange(ctx, seen) {
 		s := c.cc.GetState()
@@ -118,7 +122,7 @@ func unseenBetween(s connectivity.State) connectivity.State {
 func (c *Conn) recordTransition(s connectivity.State, cause string) {
 	c.mu.Lock()
 	from := c.state.current
-	if from == s {
+	if from == s || from == connectivity.Shutdown {
 		c.mu.Unlock()
 		return
 	}

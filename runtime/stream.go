@@ -74,12 +74,20 @@ func NewServerStream[Req, Res any](ctx context.Context, m *Method, in *Req, opts
 }
 
 // finishAfterSendError reads a stream to its end after a send failed, so
-// that grpc finishes the call, and returns the call's status. io.EOF from
-// SendMsg means only that the stream is over; its status comes from RecvMsg.
+// that grpc finishes the call, and returns the call's status.
+//
+// io.EOF from SendMsg means only that the server ended the stream; its
+// status comes from RecvMsg. Any other error is the call's: grpc has
+// finished the call already, unless an interceptor's stream refused the
+// request before grpc saw it — then the send side is closed, so that the
+// server, still waiting for the request, ends the call instead of hanging.
 func finishAfterSendError[Req, Res any](x *grpc.GenericClientStream[Req, Res], sendErr error) error {
+	if sendErr != io.EOF {
+		x.CloseSend()
+	}
 	for {
 		if _, err := x.Recv(); err != nil {
-			if err == io.EOF {
+			if err == io.EOF || sendErr != io.EOF {
 				return sendErr
 			}
 			return err

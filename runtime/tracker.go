@@ -53,7 +53,7 @@ func (t *tracker) begin() bool {
 func (t *tracker) end() {
 	switch t.active.Add(-1) {
 	case 0:
-		t.idleSince.Store(int64(time.Since(t.origin)))
+		t.restartIdleClock()
 	case drainOffset:
 		t.closeDrained()
 	}
@@ -81,6 +81,9 @@ func (t *tracker) inFlight() int {
 	}
 	return int(n)
 }
+
+// restartIdleClock makes idleFor start again from now.
+func (t *tracker) restartIdleClock() { t.idleSince.Store(int64(time.Since(t.origin))) }
 
 // idleFor is how long ago the count last fell to 0, or the tracker's age if
 // it never has.
