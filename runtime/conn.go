@@ -81,10 +81,10 @@ func NewConn(target string, opts ...Option) (*Conn, error) {
 		return nil, status.Errorf(codes.InvalidArgument, "lazyclient: %v", err)
 	}
 	c := &Conn{
-		cc:        cc,
-		target:    target,
-		cfg:       cfg,
-		tracker:   newTracker(),
+		cc:      cc,
+		target:  target,
+		cfg:     cfg,
+		tracker: newTracker(),
 	}
 	if cfg.meterProvider != nil {
 		if c.metrics, err = newMetrics(cfg.meterProvider, target); err != nil {

@@ -81,8 +81,8 @@ type closingHandler struct {
 }
 
 func (h closingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h closingHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h closingHandler) WithGroup(string) slog.Handler           { return h }
+func (h closingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h closingHandler) WithGroup(string) slog.Handler            { return h }
 func (h closingHandler) Handle(context.Context, slog.Record) error {
 	select {
 	case conn := <-h.conn:
