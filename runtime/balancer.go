@@ -29,7 +29,9 @@ const (
 	// backend too: a backend whose connection drops while others stay READY
 	// is dialled again only when a call is made or Connect is called. Under
 	// Eager each backend that drops is re-dialled after its own random delay
-	// of up to the jitter bound.
+	// of up to the jitter bound. One exception: an address that a resolver
+	// update brings for the first time is dialled at once, even while the
+	// channel is IDLE, because pick_first connects on its first address list.
 	RoundRobin
 )
 
