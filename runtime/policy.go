@@ -95,6 +95,9 @@ func (c *Conn) watch(ctx context.Context) {
 	seen := connectivity.Idle
 	for c.cc.WaitForStateChange(ctx, seen) {
 		s := c.cc.GetState()
+		if s == connectivity.Shutdown {
+			return // Close records it, with its cause
+		}
 		c.needConnect.Store(s == connectivity.Idle)
 		if s == seen {
 			c.recordTransition(unseenBetween(s), causeUnseen)
