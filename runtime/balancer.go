@@ -3,7 +3,6 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -235,13 +234,9 @@ func (w *wakeOnPick) redialDropped(children []endpointsharding.ChildState) {
 			w.up[key] = true
 		} else if w.up[key] {
 			delete(w.up, key)
-			var delay time.Duration
-			if *w.eagerJitter > 0 {
-				delay = rand.N(*w.eagerJitter)
-			}
 			var t *time.Timer
 			exitIdle := c.ExitIdle
-			t = time.AfterFunc(delay, func() {
+			t = time.AfterFunc(jitterDelay(*w.eagerJitter), func() {
 				w.mu.Lock()
 				delete(w.redials, t)
 				closed := w.closed

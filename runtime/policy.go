@@ -202,16 +202,20 @@ func (c *Conn) onDrop() {
 			c.requestConnect(causePolicy)
 		}
 	case Eager:
-		delay := time.Duration(0)
-		if c.cfg.jitter > 0 {
-			delay = rand.N(c.cfg.jitter)
-		}
 		c.mu.Lock()
 		if c.state.eagerTimer == nil && !c.closed.Load() {
-			c.state.eagerTimer = time.AfterFunc(delay, c.eagerReconnect)
+			c.state.eagerTimer = time.AfterFunc(jitterDelay(c.cfg.jitter), c.eagerReconnect)
 		}
 		c.mu.Unlock()
 	}
+}
+
+// jitterDelay is an Eager re-dial's delay: uniform in [0, max), or none.
+func jitterDelay(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return rand.N(max)
 }
 
 func (c *Conn) eagerReconnect() {
