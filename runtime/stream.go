@@ -84,12 +84,19 @@ func NewServerStream[Req, Res any](ctx context.Context, m *Method, in *Req, opts
 func finishAfterSendError[Req, Res any](x *grpc.GenericClientStream[Req, Res], sendErr error) error {
 	if sendErr != io.EOF {
 		x.CloseSend()
+		recvToEnd(x)
+		return sendErr
 	}
+	if err := recvToEnd(x); err != io.EOF {
+		return err
+	}
+	return sendErr
+}
+
+// recvToEnd reads a stream until it ends and returns the error that ended it.
+func recvToEnd[Req, Res any](x *grpc.GenericClientStream[Req, Res]) error {
 	for {
 		if _, err := x.Recv(); err != nil {
-			if err == io.EOF || sendErr != io.EOF {
-				return sendErr
-			}
 			return err
 		}
 	}

@@ -22,8 +22,8 @@ import (
 // atomic step, with no window for a call to slip in between.
 type tracker struct {
 	active atomic.Int64
-	// idleSince is when active last fell to 0, in nanoseconds since origin
-	// on the monotonic clock: one clock read where time.Now takes two, and a
+	// idleSince is when active last fell to 0, or the Conn last asked for a
+	// connection, in nanoseconds since origin on the monotonic clock: one clock read where time.Now takes two, and a
 	// step of the wall clock cannot make an idle Conn look busy or a busy one
 	// idle.
 	idleSince atomic.Int64
