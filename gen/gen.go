@@ -420,10 +420,14 @@ func kindOf(m *protogen.Method) string {
 	return "Unary"
 }
 
+func methodDeprecated(m *protogen.Method) bool {
+	return m.Desc.Options().(*descriptorpb.MethodOptions).GetDeprecated()
+}
+
 // methodComments writes a method's leading comments and, if it is
 // deprecated, the notice in its own paragraph, as godoc expects.
 func methodComments(g *protogen.GeneratedFile, m *protogen.Method) {
-	deprecated := m.Desc.Options().(*descriptorpb.MethodOptions).GetDeprecated()
+	deprecated := methodDeprecated(m)
 	if m.Comments.Leading != "" {
 		g.P(comment(m.Comments.Leading))
 		if deprecated {
@@ -457,7 +461,7 @@ func signature(g *protogen.GeneratedFile, m *protogen.Method) string {
 }
 
 func generateMethod(g *protogen.GeneratedFile, n serviceNames, m *protogen.Method) {
-	if m.Desc.Options().(*descriptorpb.MethodOptions).GetDeprecated() {
+	if methodDeprecated(m) {
 		g.P(deprecationComment)
 	}
 	g.P("func (c *", n.impl, ") ", signature(g, m), " {")
